@@ -1,0 +1,100 @@
+"""AWS resource names and tags for a project, environment and job.
+
+Owns every name jobctl gives to AWS resources, so deploy, prune and the API agree on them.
+Invariants: names are `<project>[-<env>]-<job>[-suffix]`, deterministic, and within the AWS
+limit of their resource type (`check_job_names` reports any that are not); every resource
+carries `ManagedBy=jobctl` plus the project/env/job tags that prune relies on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# AWS name length limits for the per-job resources jobctl creates.
+LIMITS = {
+    "state machine": 80,
+    "EventBridge rule": 64,
+    "Scheduler schedule": 64,
+    "IAM role": 64,
+}
+
+MANAGED_BY = ("ManagedBy", "jobctl")
+TAG_PROJECT = "jobctl:project"
+TAG_ENV = "jobctl:env"
+TAG_JOB = "jobctl:job"
+
+
+def prefix(project: str, env: str | None) -> str:
+    return f"{project}-{env}" if env else project
+
+
+@dataclass(frozen=True)
+class JobNames:
+    """The names of one job's resources."""
+
+    state_machine: str
+    rule: str
+    schedule: str
+    schedule_group: str
+    role: str
+    log_group: str
+
+    def by_kind(self) -> dict[str, str]:
+        return {
+            "state machine": self.state_machine,
+            "EventBridge rule": self.rule,
+            "Scheduler schedule": self.schedule,
+            "IAM role": self.role,
+        }
+
+
+@dataclass(frozen=True)
+class SharedNames:
+    """Resources shared by every job of one project and environment."""
+
+    history_table: str
+    alert_topic: str
+    trigger_role: str
+
+
+def job_names(project: str, env: str | None, job: str) -> JobNames:
+    base = f"{prefix(project, env)}-{job}"
+    return JobNames(
+        state_machine=base,
+        rule=base,
+        schedule=base,
+        schedule_group=prefix(project, env),
+        role=f"{base}-sfn",
+        log_group=f"/jobctl/{prefix(project, env)}/{job}",
+    )
+
+
+def shared_names(project: str, env: str | None) -> SharedNames:
+    base = prefix(project, env)
+    return SharedNames(
+        history_table=f"{base}-history",
+        alert_topic=f"{base}-alerts",
+        trigger_role=f"{base}-trigger",
+    )
+
+
+def check_job_names(project: str, env: str | None, job: str) -> str | None:
+    """A message for the first AWS name limit this job breaks, or None."""
+    names = job_names(project, env, job).by_kind()
+    for kind, name in names.items():
+        limit = LIMITS[kind]
+        if len(name) > limit:
+            excess = len(name) - limit
+            return (
+                f"name too long: the {kind} name '{name}' has {len(name)} characters and AWS "
+                f"allows {limit}; shorten the job name by {excess}"
+            )
+    return None
+
+
+def resource_tags(project: str, env: str | None, job: str | None = None) -> dict[str, str]:
+    """Tags on every resource jobctl creates; prune deletes only what carries them."""
+    tags = {MANAGED_BY[0]: MANAGED_BY[1], TAG_PROJECT: project, TAG_ENV: env or ""}
+    if job:
+        tags[TAG_JOB] = job
+    return tags

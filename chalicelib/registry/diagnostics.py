@@ -1,0 +1,40 @@
+"""Located validation errors for jobs.yaml.
+
+Owns the `Diagnostic` record and its one rendering, `FILE:LINE:COL: job 'NAME': field: message`.
+Invariants: lines and columns are 1-based; a report is sorted by position and holds each
+(position, message) once, so an error in `defaults` inherited by many jobs prints once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One problem in the registry, located at the node that caused it."""
+
+    line: int
+    column: int
+    message: str
+    job: str | None = None
+    field: str = ""
+    file: str = dataclasses.field(default="jobs.yaml", compare=False)
+
+    def render(self) -> str:
+        subject = f"job '{self.job}': " if self.job else ""
+        where = f"{self.field}: " if self.field else ""
+        return f"{self.file}:{self.line}:{self.column}: {subject}{where}{self.message}"
+
+
+class RegistryError(Exception):
+    """Raised when a registry has one or more problems; carries all of them."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        unique: dict[tuple[str, int, int, str], Diagnostic] = {}
+        for diagnostic in diagnostics:
+            key = (diagnostic.file, diagnostic.line, diagnostic.column, diagnostic.message)
+            unique.setdefault(key, diagnostic)
+        self.diagnostics = sorted(unique.values(), key=lambda d: (d.line, d.column, d.message))
+        super().__init__("\n".join(d.render() for d in self.diagnostics))

@@ -1,0 +1,226 @@
+"""Property tests: next_fire_times against cronsim, an independent cron evaluator.
+
+cronsim 2.8 speaks 5-field Unix cron (plus L, LW, nL and n#k), so the strategies only
+generate EventBridge expressions it can also express, translated as follows:
+
+* day-of-week numbers shift down by one (EventBridge 1 = SUN, cronsim 0 = SUN); names
+  are the same in both;
+* '?' becomes '*'. With one day field '*', cronsim ANDs the two day fields (the Debian
+  rule), which is exactly EventBridge's "only the other field decides";
+* the year field has no cronsim counterpart: it is either '*' or applied by filtering.
+
+Left out on purpose, and covered by example tests in test_schedule.py instead:
+
+* day-of-month 'nW' (cronsim 2.8 only knows 'LW');
+* day-of-week 'L' alone (Saturday in EventBridge; cronsim rejects it);
+* time zones: cronsim applies Debian cron's DST fix-ups (runs a skipped time later,
+  ambiguous times twice for some expressions), while EventBridge Scheduler skips
+  nonexistent times and runs ambiguous ones once, so comparisons are in UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cronsim import CronSim, CronSimError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chalicelib.registry.schedule import ScheduleError, next_fire_times, parse_schedule
+
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+COUNT = 5
+
+starts = st.datetimes(
+    min_value=datetime(2020, 1, 1), max_value=datetime(2035, 12, 31), timezones=st.just(UTC)
+)
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """One field written two ways: for parse_schedule and for cronsim."""
+
+    ours: str
+    theirs: str
+    values: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class FieldShape:
+    lo: int
+    hi: int
+    step_max: int = 0
+    names: tuple[str, ...] = ()  # names[i] stands for lo + i
+    shift: int = 0  # added to numbers when writing the cronsim spelling
+
+
+EB_MINUTES = FieldShape(0, 59, 59)
+EB_HOURS = FieldShape(0, 23, 23)
+EB_DOM = FieldShape(1, 31, 31)
+EB_MONTH = FieldShape(1, 12, 12, MONTHS)
+EB_DOW = FieldShape(1, 7, 0, DAYS, shift=-1)
+EB_YEAR = FieldShape(2020, 2060, 10)  # a window near the start dates; see year_fields
+UNIX_DOW = FieldShape(0, 7, 7, DAYS)
+
+
+@st.composite
+def values(draw: st.DrawFn, shape: FieldShape, lo: int) -> tuple[int, str, str]:
+    """A value >= lo, written as a number or (when it has one) a name in any case."""
+    value = draw(st.integers(lo, shape.hi))
+    index = value - shape.lo
+    if index < len(shape.names) and draw(st.booleans()):
+        name = draw(st.sampled_from([str.upper, str.lower, str.title]))(shape.names[index])
+        return value, name, name
+    return value, str(value), str(value + shape.shift)
+
+
+@st.composite
+def items(draw: st.DrawFn, shape: FieldShape) -> Spelling:
+    kinds = ["star", "value", "range"]
+    if shape.step_max:
+        kinds += ["star_step", "value_step", "range_step"]
+    kind = draw(st.sampled_from(kinds))
+    step = draw(st.integers(1, shape.step_max)) if kind.endswith("_step") else 1
+    suffix = f"/{step}" if kind.endswith("_step") else ""
+    if kind.startswith("star"):
+        return Spelling("*" + suffix, "*" + suffix, frozenset(range(shape.lo, shape.hi + 1, step)))
+    low, ours, theirs = draw(values(shape, shape.lo))
+    if kind.startswith("value"):
+        high = shape.hi if suffix else low
+    else:
+        high, high_ours, high_theirs = draw(values(shape, low))
+        ours, theirs = f"{ours}-{high_ours}", f"{theirs}-{high_theirs}"
+    return Spelling(ours + suffix, theirs + suffix, frozenset(range(low, high + 1, step)))
+
+
+@st.composite
+def lists(draw: st.DrawFn, shape: FieldShape) -> Spelling:
+    parts = draw(st.lists(items(shape), min_size=1, max_size=3))
+    return Spelling(
+        ",".join(part.ours for part in parts),
+        ",".join(part.theirs for part in parts),
+        frozenset().union(*(part.values for part in parts)),
+    )
+
+
+@st.composite
+def eventbridge_days(draw: st.DrawFn) -> tuple[Spelling, Spelling]:
+    """(day-of-month, day-of-week) with exactly one of them '?'."""
+    question = Spelling("?", "*")
+    if draw(st.booleans()):
+        dom = draw(st.one_of(lists(EB_DOM), st.sampled_from([Spelling("L", "L"), Spelling("LW", "LW"), Spelling("lw", "LW")])))
+        return dom, question
+    weekday = draw(st.integers(1, 7))
+    spelled = draw(st.sampled_from([str(weekday), DAYS[weekday - 1]]))
+    nth = draw(st.integers(1, 5))
+    dow = draw(
+        st.one_of(
+            lists(EB_DOW),
+            st.just(Spelling(f"{spelled}#{nth}", f"{weekday - 1}#{nth}")),
+            st.just(Spelling(f"{weekday}L", f"{weekday - 1}L")),
+        )
+    )
+    return question, dow
+
+
+@st.composite
+def eventbridge_crons(draw: st.DrawFn, year: Spelling) -> tuple[str, str]:
+    """(EventBridge expression, equivalent cronsim expression without the year)."""
+    minutes, hours, month = draw(lists(EB_MINUTES)), draw(lists(EB_HOURS)), draw(lists(EB_MONTH))
+    dom, dow = draw(eventbridge_days())
+    ours = f"cron({minutes.ours} {hours.ours} {dom.ours} {month.ours} {dow.ours} {year.ours})"
+    theirs = f"{minutes.theirs} {hours.theirs} {dom.theirs} {month.theirs} {dow.theirs}"
+    return ours, theirs
+
+
+def cronsim_times(expression: str, after: datetime, years: frozenset[int] | None) -> list[datetime]:
+    """The first COUNT cronsim matches after `after`, limited to `years` when given."""
+    if years is None:
+        return _take(CronSim(expression, after), lambda _: True)
+    times: list[datetime] = []
+    for year in sorted(y for y in years if y >= after.year):
+        # cronsim starts strictly after its argument, at whole seconds.
+        start = max(after, datetime(year, 1, 1, tzinfo=UTC) - timedelta(seconds=1))
+        times += _take(CronSim(expression, start), lambda t, y=year: t.year == y, COUNT - len(times))
+        if len(times) == COUNT:
+            break
+    return times
+
+
+def _take(matches: CronSim, keep: object, limit: int = COUNT) -> list[datetime]:
+    assert callable(keep)
+    taken: list[datetime] = []
+    for time in matches:
+        if not keep(time) or len(taken) == limit:
+            break
+        taken.append(time)
+    return taken
+
+
+def assert_same_times(ours: list[datetime], theirs: list[datetime]) -> None:
+    if len(theirs) < COUNT and len(ours) > len(theirs):
+        # cronsim gives up after 50 years without a match; anything more we found
+        # must lie beyond that horizon.
+        last = theirs[-1] if theirs else None
+        assert last is None or ours[len(theirs)] - last > timedelta(days=365 * 49)
+        ours = ours[: len(theirs)]
+    assert ours == theirs
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), after=starts)
+def test_matches_cronsim_for_every_year(data: st.DataObject, after: datetime) -> None:
+    ours_text, theirs_text = data.draw(eventbridge_crons(Spelling("*", "")))
+    ours = next_fire_times(parse_schedule(ours_text), after, COUNT)
+    try:
+        theirs = cronsim_times(theirs_text, after, None)
+    except CronSimError:
+        # cronsim refuses day-of-month sets no chosen month has (e.g. 30 in FEB).
+        assert ours == []
+        return
+    assert_same_times(ours, theirs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), after=starts)
+def test_matches_cronsim_with_year_field(data: st.DataObject, after: datetime) -> None:
+    year = data.draw(lists(EB_YEAR))
+    ours_text, theirs_text = data.draw(eventbridge_crons(year))
+    ours = next_fire_times(parse_schedule(ours_text), after, COUNT)
+    try:
+        theirs = cronsim_times(theirs_text, after, year.values)
+    except CronSimError:
+        assert ours == []
+        return
+    assert_same_times(ours, theirs)
+
+
+@st.composite
+def unix_crons(draw: st.DrawFn) -> str:
+    minutes, hours, month = draw(lists(EB_MINUTES)), draw(lists(EB_HOURS)), draw(lists(EB_MONTH))
+    dom = draw(st.one_of(st.just(Spelling("*", "*")), lists(EB_DOM)))
+    dow = draw(st.one_of(st.just(Spelling("*", "*")), lists(UNIX_DOW)))
+    separator = draw(st.sampled_from([" ", "  ", "\t"]))
+    return separator.join([minutes.ours, hours.ours, dom.ours, month.ours, dow.ours])
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=unix_crons(), after=starts)
+def test_unix_conversion_fires_like_the_unix_original(text: str, after: datetime) -> None:
+    dom, dow = text.split()[2:4:1][0], text.split()[4]
+    if dom != "*" and dow != "*":
+        with pytest.raises(ScheduleError, match="EventBridge"):
+            parse_schedule(text)
+        return
+    schedule = parse_schedule(text)
+    assert schedule.converted
+    ours = next_fire_times(schedule, after, COUNT)
+    try:
+        theirs = cronsim_times(text, after, None)
+    except CronSimError:
+        assert ours == []
+        return
+    assert_same_times(ours, theirs)
