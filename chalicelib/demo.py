@@ -54,9 +54,15 @@ def main() -> None:
     _step(console, "validate the example registry", ["validate", REGISTRY])
     _step(console, "the committed statemachines/ match jobs.yaml", ["build", "--check"])
     after = datetime.now(UTC).replace(second=0, microsecond=0).isoformat()
-    _step(console, "next runs of every job (production)", ["next", "--env", "production", "-n", "3", "--after", after])
+    _step(
+        console,
+        "next runs of every job (production)",
+        ["next", "--env", "production", "-n", "3", "--after", after],
+    )
     _resources(console)
-    console.print("[green]demo complete: the local platform (jobctl local) arrives with the deploy and runtime work")
+    console.print(
+        "[green]demo complete: the local platform (jobctl local) arrives with the deploy and runtime work"
+    )
 
 
 if __name__ == "__main__":

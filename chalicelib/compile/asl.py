@@ -102,6 +102,8 @@ class _Builder:
 
     def build(self) -> Json:
         job = self.job
+        recovery = "recovery" in job.alerts.on
+        failure = "failure" in job.alerts.on
         states: Json = {
             "Start": {
                 "Type": "Pass",
@@ -121,13 +123,10 @@ class _Builder:
                 "Skipped": {"Type": "Succeed", "Comment": "not run: see the run record's reason"},
                 "RunTask": self.run_task(),
                 "RecordSuccess": self.record_success(),
-                "Release": self.release("SUCCEEDED", "Recovered?"),
-                "Recovered?": self.recovered(),
-                "NotifyRecovery": self.publish("recovery", "Succeeded"),
+                "Release": self.release("SUCCEEDED", "Recovered?" if recovery else "Succeeded"),
                 "Succeeded": {"Type": "Succeed"},
                 "RecordFailure": self.record_failure(),
-                "ReleaseFailed": self.release("$status", "Alert"),
-                "Alert": self.publish("failure", "Failed"),
+                "ReleaseFailed": self.release("$status", "Alert" if failure else "Failed"),
                 "Failed": {
                     "Type": "Fail",
                     "Error": _expr("$status = 'TIMED_OUT' ? 'Job.TimedOut' : 'Job.Failed'"),
@@ -137,6 +136,11 @@ class _Builder:
         )
         if job.concurrency == "replace":
             states["StopHolder"] = self.stop_holder()
+        if recovery:
+            states["Recovered?"] = self.recovered()
+            states["NotifyRecovery"] = self.publish("recovery", "Succeeded")
+        if failure:
+            states["Alert"] = self.publish("failure", "Failed")
         env = f"/{job.env}" if job.env else ""
         return {
             "Comment": (
@@ -147,6 +151,10 @@ class _Builder:
             "StartAt": "Start",
             "States": states,
         }
+
+    def alert_or_fail(self) -> str:
+        """Where a failure before the task started goes (no run record could be written)."""
+        return "Alert" if "failure" in self.job.alerts.on else "Failed"
 
     def late(self) -> Json:
         deadline_ms = (self.job.starting_deadline or 0) * 1000
@@ -251,7 +259,7 @@ class _Builder:
                 {
                     "ErrorEquals": ["States.ALL"],
                     "Assign": self.failure_variables("FAILED"),
-                    "Next": "Alert",
+                    "Next": self.alert_or_fail(),
                 },
             ],
             "Next": "RunTask",
@@ -305,7 +313,7 @@ class _Builder:
                 {
                     "ErrorEquals": ["States.ALL"],
                     "Assign": self.failure_variables("FAILED"),
-                    "Next": "Alert",
+                    "Next": self.alert_or_fail(),
                 }
             ],
             "Next": "Blocked?",
@@ -625,8 +633,6 @@ class _Builder:
         }
 
     def recovered(self) -> Json:
-        if "recovery" not in self.job.alerts.on:
-            return {"Type": "Pass", "Comment": "recovery alerts are off", "Next": "Succeeded"}
         return {
             "Type": "Choice",
             "Choices": [
@@ -640,8 +646,6 @@ class _Builder:
 
     def publish(self, event: str, next_state: str) -> Json:
         job = self.job
-        if event == "failure" and "failure" not in job.alerts.on:
-            return {"Type": "Pass", "Comment": "failure alerts are off", "Next": next_state}
         env = job.env or ""
         context = {
             "schema": "'jobctl.alert/1'",

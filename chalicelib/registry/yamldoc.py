@@ -118,7 +118,10 @@ class _Builder:
         self.diagnostics: list[Diagnostic] = []
 
     def build(self, node: Node, path: Path) -> Any:
-        self.values.setdefault(path, _start(node))
+        line, column = _start(node)
+        if isinstance(node, ScalarNode) and node.style in ("'", '"'):
+            column += 1  # point at the text, not its opening quote
+        self.values.setdefault(path, (line, column))
         if id(node) in self._active:
             self._error(node, "recursive alias")
             return None

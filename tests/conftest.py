@@ -1,0 +1,33 @@
+"""Shared fixtures: paths and a tiny registry builder."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BASE = """\
+version: 1
+project: demo
+defaults:
+  cluster: app
+  task_definition: app-batch
+  container: app
+  launch_type: FARGATE
+  network: {subnets: [subnet-1], security_groups: [sg-1]}
+"""
+
+
+@pytest.fixture
+def write_registry(tmp_path: Path):
+    """Write BASE + `jobs_yaml` (dedented) to a file and return its path."""
+
+    def write(jobs_yaml: str, base: str = BASE) -> Path:
+        path = tmp_path / "jobs.yaml"
+        path.write_text(base + textwrap.dedent(jobs_yaml), encoding="utf-8")
+        return path
+
+    return write

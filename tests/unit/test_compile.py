@@ -1,0 +1,218 @@
+"""Compiled output: golden files, AWS validators, structural invariants, determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from parliament import analyze_policy_string
+from statelint.linter import Linter
+
+from chalicelib.compile.arns import fill_placeholders
+from chalicelib.compile.asl import render_json
+from chalicelib.compile.compiler import CompiledJob, compile_registry
+from chalicelib.compile.iam import trigger_policy, trigger_trust_policy
+from chalicelib.registry.loader import load_registry
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "golden"
+UPDATE = os.environ.get("JOBCTL_UPDATE_GOLDEN") == "1"
+DEPLOY_VALUES = {
+    "Partition": "aws",
+    "Region": "ap-northeast-1",
+    "AccountId": "123456789012",
+    "TaskRoleArn": "arn:aws:iam::123456789012:role/app-task",
+    "TaskExecutionRoleArn": "arn:aws:iam::123456789012:role/app-task-execution",
+}
+
+
+def _compiled() -> list[CompiledJob]:
+    example = compile_registry(load_registry(ROOT / "jobs.yaml"))
+    variety = compile_registry(load_registry(ROOT / "tests" / "data" / "variety.yaml"))
+    return example + variety
+
+
+COMPILED = _compiled()
+IDS = [f"{item.job.project}-{item.file_name}" for item in COMPILED]
+
+
+@pytest.mark.parametrize("item", COMPILED, ids=IDS)
+def test_compiled_output_matches_golden_file(item: CompiledJob) -> None:
+    path = GOLDEN / f"{item.job.project}-{item.file_name.removesuffix('.asl.json')}.json"
+    text = render_json(item.to_document())
+    if UPDATE:
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"missing golden file {path.name}: run with JOBCTL_UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8"), f"{path.name} differs from compiler output"
+
+
+def test_no_orphan_golden_files() -> None:
+    expected = {f"{i.job.project}-{i.file_name.removesuffix('.asl.json')}.json" for i in COMPILED}
+    assert {p.name for p in GOLDEN.glob("*.json")} == expected
+
+
+@pytest.mark.parametrize("item", COMPILED, ids=IDS)
+def test_state_machine_passes_statelint(item: CompiledJob) -> None:
+    problems = Linter.validate(item.definition_text())
+    assert problems == []
+
+
+def test_statelint_rejects_a_broken_machine() -> None:
+    """Guards the check above against a linter that accepts everything."""
+    assert Linter.validate(json.dumps({"StartAt": "A", "States": {"A": {"Type": "Task"}}}))
+
+
+def _findings(policy: dict[str, Any]) -> list[str]:
+    analyzed = analyze_policy_string(json.dumps(fill_placeholders(policy, DEPLOY_VALUES)))
+    return [f"{finding.issue}: {finding.detail}" for finding in analyzed.findings]
+
+
+@pytest.mark.parametrize("item", COMPILED, ids=IDS)
+def test_iam_policies_pass_parliament(item: CompiledJob) -> None:
+    assert _findings(item.policy) == []
+
+
+def test_shared_trigger_policy_passes_parliament() -> None:
+    assert _findings(trigger_policy("coin", "production")) == []
+
+
+@pytest.mark.parametrize(
+    "policy, services",
+    [
+        (COMPILED[0].trust_policy, ["states.amazonaws.com"]),
+        (trigger_trust_policy(), ["events.amazonaws.com", "scheduler.amazonaws.com"]),
+    ],
+)
+def test_trust_policies_are_scoped_to_the_service_and_account(policy, services) -> None:
+    # parliament audits identity policies only (a trust policy has no Resource by design),
+    # so the confused-deputy guard is asserted here instead.
+    statements = policy["Statement"]
+    assert [s["Principal"]["Service"] for s in statements] == services
+    for statement in statements:
+        assert statement["Action"] == "sts:AssumeRole"
+        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "${AccountId}"}}
+
+
+def test_parliament_flags_a_bad_policy() -> None:
+    bad = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "ecs:RunTsk", "Resource": "*"}],
+    }
+    assert _findings(bad)
+
+
+def _next_targets(state: dict[str, Any]) -> list[str]:
+    targets = [state.get("Next"), state.get("Default")]
+    targets += [c.get("Next") for c in state.get("Choices", []) + state.get("Catch", [])]
+    return [t for t in targets if t]
+
+
+@pytest.mark.parametrize("item", COMPILED, ids=IDS)
+def test_state_machine_structure(item: CompiledJob) -> None:
+    states = item.definition["States"]
+    job = item.job
+    reachable = {item.definition["StartAt"]}
+    frontier = [item.definition["StartAt"]]
+    while frontier:
+        for target in _next_targets(states[frontier.pop()]):
+            assert target in states
+            if target not in reachable:
+                reachable.add(target)
+                frontier.append(target)
+    assert reachable == set(states), "every state is reachable"
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            assert state["Catch"], f"{name} has a Catch path"
+    run = states["RunTask"]
+    assert run["TimeoutSeconds"] == job.timeout
+    assert run["Resource"] == "arn:aws:states:::ecs:runTask.sync"
+    capacity, *task = run["Retry"]
+    assert "States.TaskFailed" not in capacity["ErrorEquals"]
+    assert capacity["MaxAttempts"] == job.retry.capacity.retries
+    if job.retry.retries:
+        assert task[0]["ErrorEquals"][0] == "States.TaskFailed"
+        assert ("States.Timeout" in task[0]["ErrorEquals"]) == job.retry.on_timeout
+        assert task[0]["MaxAttempts"] == job.retry.retries
+    else:
+        assert task == []
+    assert ("Late?" in states) == (job.starting_deadline is not None)
+    assert ("StopHolder" in states) == (job.concurrency == "replace")
+
+
+@pytest.mark.parametrize("item", COMPILED, ids=IDS)
+def test_every_variable_is_initialised_at_start(item: CompiledJob) -> None:
+    """Step Functions rejects reads of variables that some path never assigned."""
+    text = item.definition_text()
+    defined = set(item.definition["States"]["Start"]["Assign"])
+    local = set(re.findall(r"\$(\w+)\s*:=", text))
+    builtin = {
+        "states",
+        "string",
+        "exists",
+        "substring",
+        "millis",
+        "toMillis",
+        "now",
+        "floor",
+        "parse",
+        "merge",
+        "sift",
+        "append",
+        "keys",
+        "lookup",
+        "number",
+        "v",
+        "k",
+    }
+    used = (
+        set(re.findall(r"\$(\w+)", text)) - builtin - local - {"Partition", "Region", "AccountId"}
+    )
+    assert used <= defined, f"read but never initialised: {sorted(used - defined)}"
+
+
+def test_declared_parameters_only_reach_the_container() -> None:
+    replay = next(i for i in COMPILED if i.job.name == "replay")
+    environment = replay.definition["States"]["RunTask"]["Arguments"]["Overrides"][
+        "ContainerOverrides"
+    ][0]["Environment"]
+    assert '$sift($given, function($v, $k) { $k in ["FROM", "SPEED"] })' in environment
+    assert '{"SPEED": "slow"}' in environment
+
+
+def test_triggers_choose_rule_or_schedule_by_time_zone() -> None:
+    by_name = {(i.job.name, i.job.env): i.trigger for i in COMPILED}
+    tokyo = by_name[("daily-report", "production")]
+    assert tokyo["kind"] == "schedule" and tokyo["ScheduleExpressionTimezone"] == "Asia/Tokyo"
+    assert "<aws.scheduler.scheduled-time>" in tokyo["Target"]["Input"]
+    assert tokyo["Target"]["RetryPolicy"]["MaximumEventAgeInSeconds"] == 600
+    weekly = by_name[("weekly-cleanup", "production")]
+    assert weekly["kind"] == "rule" and weekly["ScheduleExpression"] == "cron(0 2 ? * 1 *)"
+    assert weekly["Targets"][0]["InputTransformer"]["InputPathsMap"] == {
+        "id": "$.id",
+        "time": "$.time",
+    }
+    assert by_name[("legacy-export", "production")]["State"] == "DISABLED"
+    assert by_name[("ledger-sync", "staging")]["State"] == "DISABLED"
+    assert by_name[("ledger-sync", "production")]["State"] == "ENABLED"
+
+
+def test_compilation_is_deterministic() -> None:
+    again = _compiled()
+    assert [render_json(i.to_document()) for i in again] == [
+        render_json(i.to_document()) for i in COMPILED
+    ]
+
+
+def test_placeholders_are_the_only_environment_specific_strings() -> None:
+    for item in COMPILED:
+        text = render_json(item.to_document())
+        assert (
+            "123456789012" not in text.replace("task-definition/worker:7", "")
+            or item.job.project == "lab"
+        )
+        leftover = set(re.findall(r"\$\{(\w+)\}", text))
+        assert leftover <= set(DEPLOY_VALUES)

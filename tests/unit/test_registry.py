@@ -1,0 +1,147 @@
+"""Registry loading: layering, provenance of errors, YAML features, environment selection."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.registry.diagnostics import RegistryError
+from chalicelib.registry.loader import load_registry, parse_registry
+
+
+def rendered(exc: RegistryError) -> list[str]:
+    return [d.render().split(":", 1)[1] for d in exc.diagnostics]
+
+
+def test_overlays_merge_mappings_and_replace_lists(write_registry):
+    path = write_registry(
+        """\
+        environments:
+          staging: {cluster: app-stg, network: {subnets: [subnet-s]}}
+          production: {network: {assign_public_ip: true}}
+        jobs:
+          sync:
+            schedule: rate(5 minutes)
+            environments:
+              staging: {enabled: false, timeout: 5m}
+        """
+    )
+    registry = load_registry(path)
+    assert registry.targets == ("staging", "production")
+    staging = registry.job("staging", "sync")
+    production = registry.job("production", "sync")
+    assert staging is not None and production is not None
+    assert (staging.cluster, staging.enabled, staging.timeout) == ("app-stg", False, 300)
+    assert staging.network is not None and staging.network.subnets == ["subnet-s"]
+    assert staging.network.security_groups == ["sg-1"]  # merged from defaults
+    assert (production.cluster, production.enabled, production.timeout) == ("app", True, 3600)
+    assert production.network is not None and production.network.assign_public_ip is True
+
+
+def test_registry_without_environments_has_one_unnamed_target(write_registry):
+    registry = load_registry(write_registry("jobs:\n  a: {schedule: rate(1 hour)}\n"))
+    assert registry.targets == (None,)
+    job = registry.job(None, "a")
+    assert job is not None and job.env is None and job.concurrency == "forbid"
+
+
+def test_capacity_strategy_in_a_job_clears_inherited_launch_type(write_registry):
+    path = write_registry(
+        """\
+        jobs:
+          spot:
+            schedule: rate(1 hour)
+            capacity_provider_strategy: [{capacity_provider: FARGATE_SPOT, weight: 1}]
+        """
+    )
+    job = load_registry(path).job(None, "spot")
+    assert job is not None and job.launch_type is None
+    assert job.capacity_provider_strategy is not None and job.is_fargate
+
+
+def test_inherited_error_is_reported_once_at_its_source(write_registry):
+    base = "version: 1\nproject: demo\ndefaults:\n  cluster: app\n  task_definition: app-batch\n  container: app\n  launch_type: FARGATE\n  network: {subnets: [s], security_groups: [g]}\n  cpu: 512\n  memory: 8192\n"
+    path = write_registry(
+        "jobs:\n  a: {schedule: rate(1 hour)}\n  b: {schedule: rate(2 hours)}\n", base=base
+    )
+    with pytest.raises(RegistryError) as caught:
+        load_registry(path)
+    assert rendered(caught.value) == [
+        "10:11: defaults.memory: memory 8192 MiB does not fit cpu 512 on Fargate: use 1024-4096 in steps of 1024"
+    ]
+
+
+def test_cross_field_error_points_at_the_jobs_own_line(write_registry):
+    path = write_registry(
+        "jobs:\n  a:\n    schedule: rate(1 hour)\n    cpu: 256\n    memory: 4096\n"
+    )
+    with pytest.raises(RegistryError) as caught:
+        load_registry(path)
+    assert rendered(caught.value) == [
+        "13:13: job 'a': memory: memory 4096 MiB does not fit cpu 256 on Fargate: use 512, 1024 or 2048"
+    ]
+
+
+def test_yaml_anchors_and_merge_keys_work(write_registry):
+    path = write_registry(
+        """\
+        jobs:
+          a: &common {schedule: rate(1 hour), timeout: 10m, command: [run]}
+          b:
+            <<: *common
+            timeout: 20m
+        """
+    )
+    registry = load_registry(path)
+    b = registry.job(None, "b")
+    assert b is not None and (b.timeout, b.command) == (1200, ("run",))
+
+
+def test_all_duplicate_keys_are_reported_with_other_errors(write_registry):
+    path = write_registry(
+        """\
+        jobs:
+          a: {schedule: rate(1 hour), timeout: 1m, timeout: 2m}
+          a: {schedule: rate(1 hour)}
+          c: {schedule: rate(1 hours)}
+        """
+    )
+    with pytest.raises(RegistryError) as caught:
+        load_registry(path)
+    assert rendered(caught.value) == [
+        "10:44: duplicate key 'timeout' (first defined on line 10)",
+        "11:3: duplicate key 'a' (first defined on line 10)",
+        "12:24: job 'c': schedule: use the singular unit: rate(1 hour)",
+    ]
+
+
+def test_schedule_error_column_points_inside_the_expression(write_registry):
+    path = write_registry('jobs:\n  a: {schedule: "cron(0 24 * * ? *)"}\n')
+    with pytest.raises(RegistryError) as caught:
+        load_registry(path)
+    (diagnostic,) = caught.value.diagnostics
+    line = path.read_text().splitlines()[diagnostic.line - 1]
+    assert line[diagnostic.column - 1 :].startswith("24")
+
+
+def test_unknown_environment_is_a_located_error_with_suggestion(write_registry):
+    path = write_registry("environments: {production: {}}\njobs:\n  a: {schedule: rate(1 hour)}\n")
+    with pytest.raises(RegistryError) as caught:
+        load_registry(path, env="prod")
+    assert "unknown environment 'prod' (did you mean 'production'?)" in str(caught.value)
+
+
+def test_numbers_become_text_in_environment_and_command(write_registry):
+    path = write_registry(
+        "jobs:\n  a: {schedule: rate(1 hour), command: [sleep, 5], environment: {N: 3}}\n"
+    )
+    job = load_registry(path).job(None, "a")
+    assert job is not None and job.command == ("sleep", "5") and job.environment == {"N": "3"}
+
+
+def test_unreadable_inputs_give_one_located_error(tmp_path):
+    with pytest.raises(RegistryError) as caught:
+        load_registry(tmp_path / "missing.yaml")
+    assert caught.value.diagnostics[0].message == "no such file"
+    with pytest.raises(RegistryError) as caught:
+        parse_registry("a: [1,\n", "x.yaml")
+    assert caught.value.diagnostics[0].render().startswith("x.yaml:2:1: not valid YAML")
