@@ -2,12 +2,14 @@
 
 Owns the rules that span fields or layers (a Fargate cpu/memory pair may come from two
 different layers). Invariant: each problem names the candidate fields that can fix it, most
-specific first, so the loader can point at the line the user should edit.
+specific first, so the loader can point at the line the user should edit, and skip problems
+about a field whose value was invalid (and reported) in the first place.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from ..compile.naming import check_job_names
 from .durations import format_duration
@@ -16,7 +18,16 @@ from .models import ResolvedJob
 from .secrets import find_secret
 
 Field = tuple[str, ...]
-Problem = tuple[tuple[Field, ...], str]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A problem and the fields that can fix it, most specific first."""
+
+    fields: tuple[Field, ...]
+    message: str
+    at_key: bool = False  # point at the field's key (a name) rather than its value
+
 
 # Standard workflows run at most one year; a job plus all its retries must fit.
 MAX_EXECUTION_SECONDS = 365 * 86400
@@ -32,19 +43,19 @@ def check_job(job: ResolvedJob) -> list[Problem]:
 
 def _names(job: ResolvedJob) -> list[Problem]:
     message = check_job_names(job.project, job.env, job.name)
-    return [((), message)] if message else []
+    return [Problem((), message)] if message else []
 
 
 def _launch(job: ResolvedJob) -> list[Problem]:
     if job.is_fargate and job.network is None:
         return [
-            (
-                (("launch_type",), ("capacity_provider_strategy",)),
+            Problem(
+                (("network",), ("launch_type",), ("capacity_provider_strategy",)),
                 "Fargate tasks use awsvpc networking: set network.subnets and network.security_groups",
             )
         ]
     if job.platform_version and not job.is_fargate:
-        return [((("platform_version",),), "platform_version applies to Fargate tasks only")]
+        return [Problem((("platform_version",),), "platform_version applies to Fargate tasks only")]
     return []
 
 
@@ -53,10 +64,10 @@ def _sizes(job: ResolvedJob) -> list[Problem]:
     if job.is_fargate:
         if cpu is not None and cpu not in CPU_CHOICES:
             choices = ", ".join(str(c) for c in CPU_CHOICES)
-            return [((("cpu",),), f"{cpu} is not a Fargate CPU size; use one of {choices}")]
+            return [Problem((("cpu",),), f"{cpu} is not a Fargate CPU size; use one of {choices}")]
         if cpu is not None and memory is not None and memory not in memory_choices(cpu):
             return [
-                (
+                Problem(
                     (("memory",), ("cpu",)),
                     f"memory {memory} MiB does not fit cpu {cpu} on Fargate: "
                     f"use {describe_choices(cpu)}",
@@ -65,10 +76,12 @@ def _sizes(job: ResolvedJob) -> list[Problem]:
         return []
     problems: list[Problem] = []
     if cpu is not None and not 128 <= cpu <= 196608:
-        problems.append(((("cpu",),), f"cpu must be between 128 and 196608 units, found {cpu}"))
+        problems.append(
+            Problem((("cpu",),), f"cpu must be between 128 and 196608 units, found {cpu}")
+        )
     if memory is not None and not 128 <= memory <= 1048576:
         problems.append(
-            ((("memory",),), f"memory must be between 128 and 1048576 MiB, found {memory}")
+            Problem((("memory",),), f"memory must be between 128 and 1048576 MiB, found {memory}")
         )
     return problems
 
@@ -86,21 +99,19 @@ def worst_case_seconds(job: ResolvedJob) -> int:
 def _durations(job: ResolvedJob) -> list[Problem]:
     problems: list[Problem] = []
     retry = job.retry
+    shorter = "max_interval must not be shorter than interval"
     if retry.max_interval is not None and retry.max_interval < retry.interval:
-        problems.append(
-            ((("retry", "max_interval"),), "max_interval must not be shorter than interval")
-        )
+        problems.append(Problem((("retry", "max_interval"), ("retry", "interval")), shorter))
     if retry.capacity.max_interval < retry.capacity.interval:
         problems.append(
-            (
-                (("retry", "capacity", "max_interval"),),
-                "max_interval must not be shorter than interval",
+            Problem(
+                (("retry", "capacity", "max_interval"), ("retry", "capacity", "interval")), shorter
             )
         )
     worst = worst_case_seconds(job)
     if worst > MAX_EXECUTION_SECONDS:
         problems.append(
-            (
+            Problem(
                 (("timeout",), ("retry", "retries")),
                 f"timeout {format_duration(job.timeout)} with {retry.retries} retries can run "
                 f"{format_duration(worst)}; a Step Functions execution may run at most 365d",
@@ -112,8 +123,8 @@ def _durations(job: ResolvedJob) -> list[Problem]:
 def _schedule(job: ResolvedJob) -> list[Problem]:
     if job.schedule.kind == "rate" and job.timezone != "UTC":
         return [
-            (
-                (("timezone",),),
+            Problem(
+                (("timezone",), ("schedule",)),
                 f"timezone applies to cron() schedules only; {job.schedule.expression} "
                 "runs at a fixed interval in every zone: remove timezone",
             )
@@ -127,28 +138,36 @@ def _parameters(job: ResolvedJob) -> list[Problem]:
         field = ("parameters", name)
         if _RESERVED_PARAMETER.match(name):
             problems.append(
-                ((field,), f"'{name}' is reserved: AWS_*, ECS_* and LD_* cannot be parameters")
+                Problem(
+                    (field,),
+                    f"'{name}' is reserved: AWS_*, ECS_* and LD_* cannot be parameters",
+                    True,
+                )
             )
         if name in job.environment:
             problems.append(
-                (
+                Problem(
                     (field,),
                     f"'{name}' is also in environment: give the value a parameter default instead",
+                    True,
                 )
             )
         if parameter.required and parameter.default is not None:
-            problems.append(((field,), "a required parameter cannot have a default"))
+            problems.append(
+                Problem(((*field, "default"),), "a required parameter cannot have a default")
+            )
         if parameter.default is not None:
             if parameter.pattern and not re.fullmatch(parameter.pattern, parameter.default):
-                problems.append(((field,), "default does not match pattern"))
+                problems.append(Problem(((*field, "default"),), "default does not match pattern"))
             if parameter.enum and parameter.default not in parameter.enum:
-                problems.append(((field,), "default is not one of enum"))
+                problems.append(Problem(((*field, "default"),), "default is not one of enum"))
         if not (parameter.pattern or parameter.enum):
             problems.append(
-                (
+                Problem(
                     (field,),
                     f"parameter '{name}' needs a pattern or an enum: operators may only pass "
                     "values the job declares",
+                    True,
                 )
             )
     return problems
@@ -160,10 +179,11 @@ def _secrets(job: ResolvedJob) -> list[Problem]:
         why = find_secret(name, value)
         if why:
             problems.append(
-                (
+                Problem(
                     (("environment", name),),
                     f"{why}: plain environment is readable by anyone who can describe the task; "
                     "put it in the task definition's secrets (Secrets Manager or SSM)",
+                    at_key=why.startswith("the name"),
                 )
             )
     return problems
@@ -174,7 +194,9 @@ def _tags(job: ResolvedJob) -> list[Problem]:
     for key, value in job.tags.items():
         field = ("tags", key)
         if key.lower().startswith(("aws:", "jobctl:")) or key == "ManagedBy":
-            problems.append(((field,), f"tag '{key}' is reserved (aws:*, jobctl:*, ManagedBy)"))
+            problems.append(
+                Problem((field,), f"tag '{key}' is reserved (aws:*, jobctl:*, ManagedBy)", True)
+            )
         elif len(key) > 128 or len(value) > 256:
-            problems.append(((field,), "tag keys allow 128 characters and values 256"))
+            problems.append(Problem((field,), "tag keys allow 128 characters and values 256", True))
     return problems

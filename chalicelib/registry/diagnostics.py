@@ -9,6 +9,22 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
+
+
+def render_field(path: tuple[Any, ...]) -> str:
+    """`('network', 'subnets', 0)` -> `network.subnets[0]`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def subject_of(path: tuple[Any, ...]) -> tuple[str | None, tuple[Any, ...]]:
+    """Split a document path into (job name, field path inside the job)."""
+    if len(path) >= 2 and path[0] == "jobs":
+        return str(path[1]), tuple(path[2:])
+    return None, tuple(path)
 
 
 @dataclass(frozen=True, order=True)

@@ -13,7 +13,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, render_field, subject_of
 from .yamldoc import Document, Path
 
 # Keys people carry over from Kubernetes CronJob or older drafts of this schema.
@@ -56,7 +56,8 @@ def _message(error: Any) -> str:
         "missing": "required",
         "bool_type": f"expected true or false, found {describe_value(value)}",
         "bool_parsing": f"expected true or false, found {describe_value(value)}",
-        "string_type": f"expected text, found {describe_value(value)}",
+        "string_type": f"expected text, found {describe_value(value)}"
+        + (": quote it" if isinstance(value, int | float) and not isinstance(value, bool) else ""),
         "int_type": f"expected a whole number, found {describe_value(value)}",
         "int_parsing": f"expected a whole number, found {describe_value(value)}",
         "int_from_float": f"expected a whole number, found {describe_value(value)}",
@@ -115,29 +116,19 @@ def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
-def unknown_key_message(model: type[BaseModel] | None, key: str) -> str:
+def unknown_key_message(model: type[BaseModel] | None, key: str, where: str = "here") -> str:
+    from .models import JobSpec, SettingsSpec
+
     if key in _KEY_HINTS:
         return f"unknown key '{key}': {_KEY_HINTS[key]}"
+    if model is not None and issubclass(model, SettingsSpec) and key in JobSpec.model_fields:
+        return f"unknown key '{key}': '{key}' is set per job, not in {where}"
     if model is not None:
         close = get_close_matches(key, list(model.model_fields), n=1, cutoff=0.6)
         if close:
             return f"unknown key '{key}' (did you mean '{close[0]}'?)"
         return f"unknown key '{key}' (allowed: {', '.join(model.model_fields)})"
     return f"unknown key '{key}'"
-
-
-def render_field(path: tuple[Any, ...]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def subject_of(path: Path) -> tuple[str | None, tuple[Any, ...]]:
-    """Split a document path into (job name, field path inside the job)."""
-    if len(path) >= 2 and path[0] == "jobs":
-        return str(path[1]), tuple(path[2:])
-    return None, tuple(path)
 
 
 def located(
@@ -164,7 +155,8 @@ def diagnostics_from(
         loc = tuple(error["loc"])
         if error["type"] == "extra_forbidden":
             key = str(loc[-1])
-            message = unknown_key_message(_model_at(model, loc[:-1]), key)
+            where = "defaults" if base[:1] == ("defaults",) else "an environment overlay"
+            message = unknown_key_message(_model_at(model, loc[:-1]), key, where)
             found.append(
                 located(document, (*base, *loc), message, key=True, field_path=(*base, *loc[:-1]))
             )

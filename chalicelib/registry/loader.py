@@ -11,14 +11,15 @@ Invariants: pure (no AWS, no clock); all problems are raised together as one Reg
 from __future__ import annotations
 
 from dataclasses import dataclass
+from difflib import get_close_matches
 from pathlib import Path as FilePath
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .checks import check_job
-from .diagnostics import Diagnostic, RegistryError
-from .errors import diagnostics_from, located, render_field
+from .checks import Problem, check_job
+from .diagnostics import Diagnostic, RegistryError, render_field
+from .errors import diagnostics_from, located
 from .models import (
     EnvironmentSpec,
     JobOverlaySpec,
@@ -27,6 +28,7 @@ from .models import (
     ResolvedJob,
     SettingsSpec,
 )
+from .schedule import parse_schedule
 from .yamldoc import Document, Path, load_document
 
 # Settings whose mappings merge key by key across layers; everything else replaces.
@@ -89,6 +91,14 @@ class _Validator:
 
         raw_envs = data.get("environments")
         declared = tuple(str(name) for name in raw_envs) if isinstance(raw_envs, dict) else ()
+        for name, spec in jobs.items():
+            for env_name in spec.environments or {}:
+                if env_name not in declared:
+                    message = self._unknown_environment(env_name, declared)
+                    path = ("jobs", name, "environments", env_name)
+                    self.diagnostics.append(
+                        located(self.document, path, message, key=True, field_path=path[:-1])
+                    )
         targets: tuple[str | None, ...] = declared or (None,)
         if selected_env is not None:
             targets = self._select(selected_env, declared)
@@ -115,11 +125,9 @@ class _Validator:
             value = data.get(section)
             if isinstance(value, dict):
                 skeleton[section] = {name: {} for name in value}
-            elif value is None and section == "environments":
-                skeleton[section] = None
-            else:
+            elif section in data:
                 skeleton[section] = value
-        skeleton["defaults"] = None
+        skeleton.pop("defaults", None)
         self._validate(RegistrySpec, skeleton, ())
 
     # --- layer validation ---------------------------------------------------------------
@@ -144,10 +152,12 @@ class _Validator:
             self.diagnostics.extend(diagnostics_from(exc, model, self.document, path))
             if not isinstance(value, dict):
                 return None
-            bad = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
-            self.dropped.update((*path, key) for key in bad)
+            for error in exc.errors():
+                loc = tuple(part for part in error["loc"] if part != "[key]")
+                value = _without(value, loc)
+                self.dropped.add((*path, *_droppable(loc)))
             try:
-                return model.model_validate({k: v for k, v in value.items() if k not in bad})
+                return model.model_validate(value)
             except ValidationError:
                 return None
 
@@ -168,24 +178,21 @@ class _Validator:
     def _select(self, env: str, declared: tuple[str, ...]) -> tuple[str | None, ...]:
         if env in declared:
             return (env,)
-        from difflib import get_close_matches
+        message = self._unknown_environment(env, declared)
+        self.diagnostics.append(
+            Diagnostic(1, 1, message, file=self.document.file, field="environments")
+        )
+        return ()
 
+    @staticmethod
+    def _unknown_environment(env: str, declared: tuple[str, ...]) -> str:
         close = (
             get_close_matches(env, declared, n=1)
             or [name for name in declared if name.startswith(env)][:1]
         )
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         known = ", ".join(declared) if declared else "none are declared"
-        self.diagnostics.append(
-            Diagnostic(
-                1,
-                1,
-                f"unknown environment '{env}'{hint}; environments: {known}",
-                file=self.document.file,
-                field="environments",
-            )
-        )
-        return ()
+        return f"unknown environment '{env}'{hint}; environments: {known}"
 
     # --- resolution ----------------------------------------------------------------------
 
@@ -214,29 +221,54 @@ class _Validator:
             merged.pop(field, None)
         merged.update(name=name, project=project, env=env)
 
+        layer_paths = self._layer_paths(env, name)
+        stand_ins = {
+            field: value
+            for field, value in _STAND_INS.items()
+            if field not in merged and self._was_dropped(layer_paths, (field,))
+        }
         try:
-            job = ResolvedJob.model_validate(merged)
+            job = ResolvedJob.model_validate({**merged, **stand_ins})
         except ValidationError as exc:
             self._report_resolution(exc, env, name, origin)
             return None
-        problems = check_job(job)
-        for fields, message in problems:
-            self.diagnostics.append(self._locate_problem(name, origin, fields, message))
-        return None if problems else job
+        problems = [
+            problem
+            for problem in check_job(job)
+            if not any(self._was_dropped(layer_paths, field) for field in problem.fields)
+        ]
+        for problem in problems:
+            self.diagnostics.append(self._locate_problem(name, origin, problem))
+        return None if problems or stand_ins else job
+
+    def _sibling_dropped(self, layer_paths: list[Path], field: tuple[str, ...]) -> bool:
+        """Whether a key beside `field` was invalid: likely `field` itself, misspelt."""
+        return any(
+            dropped[:-1] == (*layer, *field[:-1])
+            for layer in layer_paths
+            for dropped in self.dropped
+            if len(field) > 1
+        )
+
+    def _was_dropped(self, layer_paths: list[Path], field: tuple[str, ...]) -> bool:
+        """Whether `field` (or a part of it) held an invalid, already reported value."""
+        return any(
+            dropped[: len(layer) + len(field)] == (*layer, *field)
+            or (*layer, *field)[: len(dropped)] == dropped
+            for layer in layer_paths
+            for dropped in self.dropped
+            if dropped[: len(layer)] == layer
+        )
 
     def _locate_problem(
-        self,
-        name: str,
-        origin: dict[tuple[str, ...], Path],
-        fields: tuple[tuple[str, ...], ...],
-        message: str,
+        self, name: str, origin: dict[tuple[str, ...], Path], problem: Problem
     ) -> Diagnostic:
         """Point at the first candidate field the job itself sets, else where it was set."""
-        sources = [source for field in fields if (source := _source_of(origin, field))]
+        sources = [source for field in problem.fields if (source := _source_of(origin, field))]
         own = [source for source in sources if source[:2] == ("jobs", name)]
         if own or sources:
-            return located(self.document, (own or sources)[0], message)
-        return located(self.document, ("jobs", name), message, key=True)
+            return located(self.document, (own or sources)[0], problem.message, key=problem.at_key)
+        return located(self.document, ("jobs", name), problem.message, key=True)
 
     def _apply(
         self,
@@ -284,12 +316,18 @@ class _Validator:
         name: str,
         origin: dict[tuple[str, ...], Path],
     ) -> None:
-        where = f"defaults, environments.{env} or the job" if env else "defaults or the job"
         for error in exc.errors():
             loc = tuple(str(part) for part in error["loc"])
             if error["type"] == "missing":
-                if any((*layer, loc[0]) in self.dropped for layer in self._layer_paths(env, name)):
+                layer_paths = self._layer_paths(env, name)
+                if self._was_dropped(layer_paths, loc) or self._sibling_dropped(layer_paths, loc):
                     continue  # the value was set but invalid, and that is already reported
+                if loc[0] in SettingsSpec.model_fields:
+                    where = (
+                        f"defaults, environments.{env} or the job" if env else "defaults or the job"
+                    )
+                else:
+                    where = "the job"
                 scope = f" for environment '{env}'" if env else ""
                 message = f"{render_field(loc)} is not set{scope}: set it in {where}"
                 self.diagnostics.append(located(self.document, ("jobs", name), message, key=True))
@@ -315,6 +353,35 @@ def _source_of(origin: dict[tuple[str, ...], Path], field: tuple[str, ...]) -> P
         if field[:end] in origin:
             return (*origin[field[:end]], *field[end:])
     return None
+
+
+# Values that let cross-field checks run when a required field was set but invalid (and
+# reported): the job is still rejected, but every other problem shows in the same run.
+_STAND_INS: dict[str, Any] = {
+    "schedule": parse_schedule("cron(0 0 * * ? *)"),
+    "cluster": "-",
+    "task_definition": "-",
+    "container": "-",
+}
+
+
+def _without(value: Any, loc: tuple[Any, ...]) -> Any:
+    """A copy of `value` with the item at `loc` removed (a whole list if loc is inside one)."""
+    loc = _droppable(loc)
+    if not loc or not isinstance(value, dict) or loc[0] not in value:
+        return value
+    head, rest = loc[0], loc[1:]
+    if not rest:
+        return {key: item for key, item in value.items() if key != head}
+    return {**value, head: _without(value[head], rest)}
+
+
+def _droppable(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The longest all-keys prefix of `loc`: list items are dropped with their list."""
+    for index, part in enumerate(loc):
+        if isinstance(part, int):
+            return tuple(loc[:index])
+    return tuple(loc)
 
 
 def _plain(value: Any) -> Any:

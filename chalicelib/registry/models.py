@@ -37,8 +37,8 @@ def _duration(value: object) -> int:
 def _between(low: int, high: int, *, duration: bool = False) -> AfterValidator:
     def check(value: int) -> int:
         if not low <= value <= high:
-            shown = (format_duration(low), format_duration(high)) if duration else (low, high)
-            raise fail(f"must be between {shown[0]} and {shown[1]}")
+            show = format_duration if duration else str
+            raise fail(f"must be between {show(low)} and {show(high)}, found {show(value)}")
         return value
 
     return AfterValidator(check)

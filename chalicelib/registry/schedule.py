@@ -95,7 +95,6 @@ _UNIX_MONTH = _Field("month", 1, 12, 12, _UNIX, _MONTH_NAMES)
 _UNIX_DOW = _Field("day-of-week", 0, 7, 7, _UNIX, _DAY_NAMES, " (0 and 7 = SUN)")
 
 _SIX_FIELDS = "minutes hours day-of-month month day-of-week year"
-_QUESTION_HINT = "use '?' in day-of-month or day-of-week, e.g. cron(0 3 * * ? *)"
 _MACROS = {
     "@hourly": "0 * * * *",
     "@daily": "0 0 * * *",
@@ -309,18 +308,22 @@ def _compile_cron(parts: list[tuple[str, int]], start: int) -> _CronPlan:
     plan_months = _parse_values(_EB_MONTH, *month)
     dow_rule = _parse_dow(*dow)
     plan_years = _parse_values(_EB_YEAR, *year)
-    if dom_rule is None and dow_rule is None:
+    if dom_rule is None:
+        if dow_rule is None:
+            raise ScheduleError(
+                "day-of-month and day-of-week can't both be '?': set one of them, "
+                "e.g. cron(0 3 * * ? *)",
+                dow[1],
+            )
+        day_rule = dow_rule
+    elif dow_rule is None:
+        day_rule = dom_rule
+    else:
         raise ScheduleError(
-            "day-of-month and day-of-week can't both be '?': set one of them, "
-            "e.g. cron(0 3 * * ? *)",
+            "day-of-month and day-of-week are both specified; use '?' in day-of-month or "
+            "day-of-week, e.g. cron(0 3 * * ? *)",
             dow[1],
         )
-    if dom_rule is not None and dow_rule is not None:
-        raise ScheduleError(
-            f"day-of-month and day-of-week are both specified; {_QUESTION_HINT}", dow[1]
-        )
-    day_rule = dom_rule if dom_rule is not None else dow_rule
-    assert day_rule is not None  # one of the two is set, checked just above
     return _CronPlan(plan_minutes, plan_hours, day_rule, plan_months, plan_years)
 
 

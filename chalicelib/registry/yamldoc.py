@@ -16,7 +16,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .diagnostics import Diagnostic, RegistryError
+from .diagnostics import Diagnostic, RegistryError, render_field, subject_of
 
 Path = tuple[str | int, ...]
 Position = tuple[int, int]
@@ -149,7 +149,7 @@ class _Builder:
             key = str(key_node.value)
             if key in first_seen:
                 line, _ = first_seen[key]
-                self._error(key_node, f"duplicate key '{key}' (first defined on line {line})")
+                self._error(key_node, f"duplicate key '{key}' (first defined on line {line})", path)
                 continue
             first_seen[key] = _start(key_node)
             self.keys.setdefault((*path, key), _start(key_node))
@@ -168,6 +168,9 @@ class _Builder:
             else:
                 self._error(item, "'<<' merges only mappings")
 
-    def _error(self, node: Node, message: str) -> None:
+    def _error(self, node: Node, message: str, path: Path = ()) -> None:
         line, col = _start(node)
-        self.diagnostics.append(Diagnostic(line, col, message, file=self._file))
+        job, field = subject_of(path)
+        self.diagnostics.append(
+            Diagnostic(line, col, message, job, render_field(field), file=self._file)
+        )

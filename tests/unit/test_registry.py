@@ -108,8 +108,8 @@ def test_all_duplicate_keys_are_reported_with_other_errors(write_registry):
     with pytest.raises(RegistryError) as caught:
         load_registry(path)
     assert rendered(caught.value) == [
-        "10:44: duplicate key 'timeout' (first defined on line 10)",
-        "11:3: duplicate key 'a' (first defined on line 10)",
+        "10:44: job 'a': duplicate key 'timeout' (first defined on line 10)",
+        "11:3: jobs: duplicate key 'a' (first defined on line 10)",
         "12:24: job 'c': schedule: use the singular unit: rate(1 hour)",
     ]
 

@@ -447,6 +447,12 @@ def test_rejects_unix_cron(text: str, message: str, offset: int) -> None:
             ["2028-02-29 12:00", "2032-02-29 12:00", "2036-02-29 12:00"],
         ),
         ("cron(0 12 29 2 ? *)", utc(2096, 3, 1), ["2104-02-29 12:00"]),
+        # A stepped range of one value is just that value (Quartz), not "5 onwards".
+        (
+            "cron(5-5/10 * * * ? *)",
+            utc(2026, 1, 1),
+            ["2026-01-01 00:05", "2026-01-01 01:05", "2026-01-01 02:05"],
+        ),
         # Steps and ranges within the day.
         (
             "cron(0/20 22-23 * * ? *)",

@@ -1,0 +1,83 @@
+"""Compile-time benchmark: 1,000 and 10,000 generated jobs, end to end and compile only.
+
+Run: `make bench` (or `.venv/bin/python benchmarks/compile_bench.py`). Prints seconds for
+load+validate and for compile (ASL + trigger + IAM + rendered JSON) at each size, and the
+10k/1k ratios: linear growth gives ~10. Each figure is the best of `--repeat` runs, since
+the machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from chalicelib.compile.compiler import compile_registry
+from chalicelib.registry.loader import parse_registry
+
+HEADER = """\
+version: 1
+project: bench
+defaults:
+  cluster: app
+  task_definition: app-batch
+  container: app
+  launch_type: FARGATE
+  network: {subnets: [subnet-1, subnet-2], security_groups: [sg-1]}
+  retry: {retries: 2, interval: 30s}
+jobs:
+"""
+
+SHAPES = [
+    "    schedule: cron({m} {h} * * ? *)\n    command: [bin/job, '{i}']\n",
+    "    schedule: rate({r} minutes)\n    concurrency: allow\n",
+    "    schedule: '{m} {h} * * 1-5'\n    timezone: Asia/Tokyo\n    cpu: 512\n    memory: 2048\n",
+    "    schedule: cron({m} {h} L * ? *)\n    concurrency: replace\n    starting_deadline: 10m\n"
+    "    parameters: {{DAY: {{pattern: '\\d+'}}}}\n",
+]
+
+
+def registry_text(count: int) -> str:
+    parts = [HEADER]
+    for i in range(count):
+        shape = SHAPES[i % len(SHAPES)]
+        parts.append(f"  job-{i:05d}:\n")
+        parts.append(shape.format(m=i % 60, h=i % 24, r=5 + i % 50, i=i))
+    return "".join(parts)
+
+
+def best_of(repeat: int, action) -> tuple[float, object]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = action()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def measure(count: int, repeat: int) -> tuple[float, float]:
+    text = registry_text(count)
+    load_s, registry = best_of(repeat, lambda: parse_registry(text, "bench.yaml"))
+    compile_s, compiled = best_of(
+        repeat, lambda: [c.definition_text() for c in compile_registry(registry)]
+    )
+    assert len(compiled) == count
+    return load_s, compile_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    rows = {count: measure(count, args.repeat) for count in (1000, 10000)}
+    print(f"{'jobs':>6}  {'load+validate s':>15}  {'compile s':>10}  {'total s':>8}")
+    for count, (load_s, compile_s) in rows.items():
+        print(f"{count:>6}  {load_s:>15.3f}  {compile_s:>10.3f}  {load_s + compile_s:>8.3f}")
+    (l1, c1), (l10, c10) = rows[1000], rows[10000]
+    print(
+        f"ratio 10k/1k: load+validate {l10 / l1:.1f}x, compile {c10 / c1:.1f}x, "
+        f"total {(l10 + c10) / (l1 + c1):.1f}x (linear = 10x)"
+    )
+
+
+if __name__ == "__main__":
+    main()
