@@ -53,6 +53,12 @@ CLAIM_ATTEMPTS = 3
 CAUSE_LIMIT = 4000
 
 ARN_PREFIX = "arn:${Partition}"
+# One run per job and scheduled minute (EventBridge delivers at least once); manual runs are
+# keyed by their own execution name. Only variables are read here: after the first state,
+# $states.input is the previous state's output, not the execution input.
+DEDUPE_KEY = (
+    "$scheduled_time != '' ? 'DEDUPE#' & $substring($scheduled_time, 0, 16) : 'DEDUPE#' & $run_id"
+)
 
 
 def _expr(text: str) -> str:
@@ -166,8 +172,8 @@ class _Builder:
             "Choices": [
                 {
                     "Condition": _expr(
-                        "$exists($states.input.scheduled_time) and "
-                        f"$millis() - $toMillis($states.input.scheduled_time) > {deadline_ms}"
+                        "$scheduled_time != '' and "
+                        f"$millis() - $toMillis($scheduled_time) > {deadline_ms}"
                     ),
                     "Assign": {"skip_reason": "late"},
                     "Next": "RecordSkip",
@@ -186,6 +192,7 @@ class _Builder:
                 "$exists($states.input.scheduled_time) ? $states.input.scheduled_time : ''"
             ),
             "triggered_by": "$exists($states.input.triggered_by) ? $states.input.triggered_by : ''",
+            "parameters": "$exists($states.input.parameters) ? $states.input.parameters : {}",
             "started_at": "$now()",
             "claim_attempts": "0",
             "victim": "'none'",
@@ -222,11 +229,7 @@ class _Builder:
                     ":victim": _sx("$victim"),
                 }
             )
-        dedupe = (
-            "$exists($states.input.scheduled_time) "
-            "? 'DEDUPE#' & $substring($states.input.scheduled_time, 0, 16) "
-            ": 'DEDUPE#' & $states.context.Execution.Name"
-        )
+        dedupe = DEDUPE_KEY
         items = [
             {
                 "Update": {
@@ -278,24 +281,13 @@ class _Builder:
             "scheduled_time": _sx("$scheduled_time"),
             "started_at": _sx("$started_at"),
             "execution_arn": _sx("$execution"),
-            "parameters": _sx(
-                "$string($exists($states.input.parameters) ? $states.input.parameters : {})"
-            ),
+            "parameters": _sx("$string($parameters)"),
             "job_time": _sx("$started_at & '#' & $run_id"),
             "status_time": _sx(f"$started_at & '#{self.job.name}#' & $run_id"),
         }
 
     def diagnose(self) -> Json:
-        keys = [
-            self.key(_s("META")),
-            self.key(
-                _sx(
-                    "$exists($states.input.scheduled_time) "
-                    "? 'DEDUPE#' & $substring($states.input.scheduled_time, 0, 16) "
-                    ": 'DEDUPE#' & $run_id"
-                )
-            ),
-        ]
+        keys = [self.key(_s("META")), self.key(_sx(DEDUPE_KEY))]
         return {
             "Type": "Task",
             "Comment": "the claim was refused: find out why (reads only)",
@@ -499,7 +491,7 @@ class _Builder:
         if declared:
             # Only declared parameters reach the container, whatever the input carries.
             container["Environment"] = _expr(
-                f"( $given := $exists($states.input.parameters) ? $states.input.parameters : {{}};"
+                "( $given := $parameters;"
                 f" $values := $merge([{json.dumps(defaults)}, $sift($given, function($v, $k)"
                 f" {{ $k in {json.dumps(declared)} }})]);"
                 f" $append({json.dumps(static)}, $keys($values).{{ 'Name': $, 'Value':"

@@ -216,3 +216,11 @@ def test_placeholders_are_the_only_environment_specific_strings() -> None:
         )
         leftover = set(re.findall(r"\$\{(\w+)\}", text))
         assert leftover <= set(DEPLOY_VALUES)
+
+
+@pytest.mark.parametrize("item", COMPILED, ids=IDS)
+def test_only_the_first_state_reads_the_execution_input(item: CompiledJob) -> None:
+    """After the first state, $states.input is the previous state's output."""
+    for name, state in item.definition["States"].items():
+        if name != "Start":
+            assert "$states.input" not in json.dumps(state), name
