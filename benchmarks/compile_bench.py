@@ -1,7 +1,8 @@
 """Compile-time benchmark: 1,000 and 10,000 generated jobs, end to end and compile only.
 
 Run: `make bench` (or `.venv/bin/python benchmarks/compile_bench.py`). Prints seconds for
-load+validate and for compile (ASL + trigger + IAM + rendered JSON) at each size, and the
+load+validate and for compile (what `jobctl build` does: every state machine rendered
+to its file text) at each size, and the
 10k/1k ratios: linear growth gives ~10. Each figure is the best of `--repeat` runs, since
 the machines are shared and noisy.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from chalicelib.compile.compiler import compile_registry
+from chalicelib.compile.compiler import compile_files
 from chalicelib.registry.loader import parse_registry
 
 HEADER = """\
@@ -57,9 +58,7 @@ def best_of(repeat: int, action) -> tuple[float, object]:
 def measure(count: int, repeat: int) -> tuple[float, float]:
     text = registry_text(count)
     load_s, registry = best_of(repeat, lambda: parse_registry(text, "bench.yaml"))
-    compile_s, compiled = best_of(
-        repeat, lambda: [c.definition_text() for c in compile_registry(registry)]
-    )
+    compile_s, compiled = best_of(repeat, lambda: compile_files(registry))
     assert len(compiled) == count
     return load_s, compile_s
 

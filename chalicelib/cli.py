@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .compile.asl import render_json
-from .compile.compiler import CompiledJob, compile_job, compile_registry, expected_files
+from .compile.compiler import CompiledJob, compile_files, compile_job
 from .registry.diagnostics import RegistryError
 from .registry.durations import format_duration
 from .registry.loader import Registry, load_registry
@@ -182,8 +182,7 @@ def _summary(registry: Registry, target: str | None) -> Table:
 
 def _build(args: argparse.Namespace, out: Console) -> int:
     registry = _load(args)
-    compiled = compile_registry(registry, args.env)
-    wanted = expected_files(compiled)
+    wanted = compile_files(registry, args.env)
     directory = Path(args.out)
     present = (
         {path.name: path for path in directory.glob("*.asl.json")} if directory.is_dir() else {}
