@@ -528,63 +528,57 @@ class _Builder:
             "detail": _expr(detail),
         }
 
-    def record_success(self) -> Json:
+    def update_run(self, values: dict[str, Json], next_state: str) -> Json:
+        """Move the RUNNING record to its end state; a terminal record is never overwritten."""
+        update = "SET " + ", ".join(f"#{name} = :{name}" for name in values)
         return {
             "Type": "Task",
             "Resource": "arn:aws:states:::dynamodb:updateItem",
             "Arguments": {
                 "TableName": self.table,
                 "Key": self.run_key(),
-                "UpdateExpression": (
-                    "SET #status = :status, ended_at = :ended, exit_code = :zero, "
-                    "attempts = :attempts, task_arn = :task"
-                ),
+                "UpdateExpression": update,
                 "ConditionExpression": "#status = :running",
-                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeNames": {f"#{name}": name for name in values},
                 "ExpressionAttributeValues": {
-                    ":status": _s("SUCCEEDED"),
                     ":running": _s("RUNNING"),
-                    ":ended": _sx("$now()"),
-                    ":zero": {"N": "0"},
-                    ":attempts": _nx("$attempts"),
-                    ":task": _sx("$string($task_arn)"),
+                    **{f":{name}": value for name, value in values.items()},
                 },
             },
             "Retry": [self.dynamodb_retry()],
-            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Release"}],
-            "Next": "Release",
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": next_state}],
+            "Next": next_state,
         }
 
-    def record_failure(self) -> Json:
-        return {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::dynamodb:updateItem",
-            "Arguments": {
-                "TableName": self.table,
-                "Key": self.run_key(),
-                "UpdateExpression": (
-                    "SET #status = :status, ended_at = :ended, attempts = :attempts, "
-                    "#error = :error, cause = :cause, exit_code = :exit, "
-                    "stopped_reason = :reason, task_arn = :task"
-                ),
-                "ConditionExpression": "#status = :running",
-                "ExpressionAttributeNames": {"#status": "status", "#error": "error"},
-                "ExpressionAttributeValues": {
-                    ":status": _sx("$status"),
-                    ":running": _s("RUNNING"),
-                    ":ended": _sx("$now()"),
-                    ":attempts": _nx("$attempts"),
-                    ":error": _sx("$string($failure.Error)"),
-                    ":cause": _sx(f"$substring($string($failure.Cause), 0, {CAUSE_LIMIT})"),
-                    ":exit": _sx("$string($detail.exit_code)"),
-                    ":reason": _sx("$detail.stopped_reason"),
-                    ":task": _sx("$detail.task_arn"),
-                },
+    def record_success(self) -> Json:
+        return self.update_run(
+            {
+                "status": _s("SUCCEEDED"),
+                "ended_at": _sx("$now()"),
+                "exit_code": {"N": "0"},
+                "attempts": _nx("$attempts"),
+                "task_arn": _sx("$string($task_arn)"),
             },
-            "Retry": [self.dynamodb_retry()],
-            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "ReleaseFailed"}],
-            "Next": "ReleaseFailed",
-        }
+            "Release",
+        )
+
+    def record_failure(self) -> Json:
+        return self.update_run(
+            {
+                "status": _sx("$status"),
+                "ended_at": _sx("$now()"),
+                "exit_code": _expr(
+                    "$type($detail.exit_code) = 'number' "
+                    "? {'N': $string($detail.exit_code)} : {'NULL': true}"
+                ),
+                "attempts": _nx("$attempts"),
+                "error": _sx("$string($failure.Error)"),
+                "cause": _sx(f"$substring($string($failure.Cause), 0, {CAUSE_LIMIT})"),
+                "stopped_reason": _sx("$detail.stopped_reason"),
+                "task_arn": _sx("$detail.task_arn"),
+            },
+            "ReleaseFailed",
+        )
 
     def release(self, status: str, next_state: str) -> Json:
         """Record the job's last outcome on META and free the lock; returns the previous one."""

@@ -529,14 +529,7 @@ def _parse_macro(text: str) -> Schedule:
         raise ScheduleError("@reboot is not a schedule: it runs once at boot", 0)
     if text not in _MACROS:
         raise ScheduleError(f"unknown macro '{text}' (use {', '.join(_MACROS)})", 0)
-    fields = _split_with_offsets(_MACROS[text], " ", 0)
-    return Schedule(
-        expression=_convert_unix(fields),
-        source=text,
-        kind="cron",
-        converted=True,
-        rate_seconds=None,
-    )
+    return _converted(_split_with_offsets(_MACROS[text], " ", 0), text)
 
 
 def _parse_unix(text: str) -> Schedule:
@@ -552,9 +545,14 @@ def _parse_unix(text: str) -> Schedule:
             f"got {len(fields)} field{'s' if len(fields) != 1 else ''}{hint}",
             0,
         )
+    return _converted(fields, text)
+
+
+def _converted(fields: list[tuple[str, int]], source: str) -> Schedule:
+    """A Unix-cron (or macro) schedule, converted to the EventBridge form."""
     return Schedule(
         expression=_convert_unix(fields),
-        source=text,
+        source=source,
         kind="cron",
         converted=True,
         rate_seconds=None,

@@ -155,3 +155,45 @@ def test_expired_lease_is_taken_over(lab: Lab) -> None:
     meta = lab.item("META")
     assert meta["last_run"] == "next", "the new run took the lock and released it when done"
     assert "lock_holder" not in meta
+
+
+def test_task_that_cannot_start_is_recorded_failed_and_alerts_once(lab: Lab) -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    sns = boto3.client("sns", region_name=REGION)
+    queue = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    topic = sns.create_topic(Name="lab-alerts")["TopicArn"]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+
+    ended = lab.run(
+        "doomed", {"trigger": "manual", "triggered_by": "arn:aws:iam::123456789012:user/ops"}
+    )
+
+    assert ended["status"] == "FAILED" and ended["error"] == "Job.Failed"
+    record = lab.item("RUN#doomed")
+    assert (record["status"], record["trigger"]) == ("FAILED", "manual")
+    assert record["triggered_by"] == "arn:aws:iam::123456789012:user/ops"
+    assert record["error"] and record["ended_at"] >= record["started_at"]
+    meta = lab.item("META")
+    assert (meta["last_status"], meta["last_run"]) == ("FAILED", "doomed")
+    assert "lock_holder" not in meta, "a failed run releases the lock"
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+        "Messages", []
+    )
+    assert len(messages) == 1
+    alert = json.loads(messages[0]["Body"])
+    assert (alert["version"], alert["source"]) == (
+        "1.0",
+        "custom",
+    )  # AWS Chatbot custom notification
+    assert alert["content"]["title"] == "lab report: FAILED"
+    context = alert["metadata"]["additionalContext"]
+    assert (context["job"], context["run_id"], context["status"]) == ("report", "doomed", "FAILED")
+    assert context["rerun_command"] == "jobctl rerun doomed"

@@ -165,6 +165,7 @@ def test_every_variable_is_initialised_at_start(item: CompiledJob) -> None:
         "keys",
         "lookup",
         "number",
+        "type",
         "v",
         "k",
     }
