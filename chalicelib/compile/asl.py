@@ -528,8 +528,11 @@ class _Builder:
             "detail": _expr(detail),
         }
 
-    def update_run(self, values: dict[str, Json], next_state: str) -> Json:
-        """Move the RUNNING record to its end state; a terminal record is never overwritten."""
+    def update_run(self, values: dict[str, Json | str], next_state: str) -> Json:
+        """Move the RUNNING record to its end state; a terminal record is never overwritten.
+
+        A value is a DynamoDB attribute value, or a JSONata expression producing one.
+        """
         update = "SET " + ", ".join(f"#{name} = :{name}" for name in values)
         return {
             "Type": "Task",
