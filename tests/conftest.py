@@ -7,18 +7,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.registries import BASE
 
-BASE = """\
-version: 1
-project: demo
-defaults:
-  cluster: app
-  task_definition: app-batch
-  container: app
-  launch_type: FARGATE
-  network: {subnets: [subnet-1], security_groups: [sg-1]}
-"""
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture

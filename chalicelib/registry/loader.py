@@ -91,14 +91,7 @@ class _Validator:
 
         raw_envs = data.get("environments")
         declared = tuple(str(name) for name in raw_envs) if isinstance(raw_envs, dict) else ()
-        for name, spec in jobs.items():
-            for env_name in spec.environments or {}:
-                if env_name not in declared:
-                    message = self._unknown_environment(env_name, declared)
-                    path = ("jobs", name, "environments", env_name)
-                    self.diagnostics.append(
-                        located(self.document, path, message, key=True, field_path=path[:-1])
-                    )
+        self._check_job_overlays(jobs, declared)
         targets: tuple[str | None, ...] = declared or (None,)
         if selected_env is not None:
             targets = self._select(selected_env, declared)
@@ -116,6 +109,17 @@ class _Validator:
         if self.diagnostics or project is None:
             raise RegistryError(self.diagnostics)
         return Registry(project, declared, resolved, self.document)
+
+    def _check_job_overlays(self, jobs: dict[str, JobSpec], declared: tuple[str, ...]) -> None:
+        """A job overlay for an undeclared environment would be silently ignored: refuse it."""
+        for name, spec in jobs.items():
+            for env_name in spec.environments or {}:
+                if env_name not in declared:
+                    message = self._unknown_environment(env_name, declared)
+                    path = ("jobs", name, "environments", env_name)
+                    self.diagnostics.append(
+                        located(self.document, path, message, key=True, field_path=path[:-1])
+                    )
 
     def _validate_top(self, data: dict[str, Any]) -> None:
         """Top-level keys, version, project, and job/environment names."""

@@ -19,21 +19,17 @@ from chalicelib.compile.arns import fill_placeholders
 from chalicelib.compile.compiler import compile_job
 from chalicelib.registry.loader import parse_registry
 from tests.support import moto_jsonata
+from tests.support.registries import BASE
 
 REGION = "us-east-1"
 TABLE = "lab-history"
-REGISTRY = """\
-version: 1
-project: lab
-defaults:
-  cluster: app
-  task_definition: app-batch
-  container: app
-  launch_type: FARGATE
-  network: {subnets: [subnet-1], security_groups: [sg-1]}
+REGISTRY = (
+    BASE.replace("project: demo", "project: lab")
+    + """\
 jobs:
   report: {schedule: cron(0 3 * * ? *), starting_deadline: 10m}
 """
+)
 
 
 class Lab:
