@@ -56,6 +56,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"jobctl: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("jobctl: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        # AWS problems (credentials, region, access, conflicts) are one line, exit 1.
+        from .deploy.commands import aws_failure
+
+        message = aws_failure(exc)
+        if message is None:
+            raise
+        print(f"jobctl: {message}", file=sys.stderr)
+        return EXIT_DIFF
     except BrokenPipeError:
         return EXIT_OK
 
@@ -95,6 +107,29 @@ def _parser() -> argparse.ArgumentParser:
     render = command("render", "print everything one job compiles to, as JSON")
     render.add_argument("job")
     render.set_defaults(handler=_render)
+
+    from .deploy import commands as deploy
+
+    def aws_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = command(name, help_text)
+        sub.add_argument("--profile", help="AWS profile (default: $AWS_PROFILE)")
+        return sub
+
+    plan = aws_command("plan", "show what apply would change in AWS")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.add_argument("--prune", action="store_true", help="include deleting removed jobs")
+    plan.set_defaults(handler=deploy.plan_command)
+
+    apply = aws_command("apply", "create, update (and with --prune delete) AWS resources")
+    apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    apply.add_argument("--prune", action="store_true", help="delete resources of removed jobs")
+    apply.add_argument("--concurrency", type=_positive, default=8, help="parallel AWS writes")
+    apply.set_defaults(handler=deploy.apply_command)
+
+    destroy = aws_command("destroy", "delete everything jobctl owns in this environment")
+    destroy.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    destroy.add_argument("--concurrency", type=_positive, default=8, help="parallel AWS writes")
+    destroy.set_defaults(handler=deploy.destroy_command)
     return parser
 
 

@@ -26,8 +26,12 @@ def state_machine_arn(name: str) -> str:
     return arn("states", f"stateMachine:{name}")
 
 
+# Every role jobctl creates lives under this IAM path, so deploy can list exactly its own.
+ROLE_PATH = "/jobctl/"
+
+
 def role_arn(name: str) -> str:
-    return arn("iam", f"role/{name}", regional=False)
+    return arn("iam", f"role{ROLE_PATH}{name}", regional=False)
 
 
 def fill_placeholders(document: Any, values: dict[str, str]) -> Any:

@@ -10,6 +10,7 @@ Invariants: pure (no AWS, no clock); all problems are raised together as one Reg
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path as FilePath
@@ -44,6 +45,8 @@ class Registry:
     environments: tuple[str, ...]
     jobs: dict[str | None, tuple[ResolvedJob, ...]]
     document: Document
+    # environment -> (account, region) it may deploy to; None where not pinned.
+    pins: dict[str, tuple[str | None, str | None]] = dataclasses.field(default_factory=dict)
 
     @property
     def targets(self) -> tuple[str | None, ...]:
@@ -108,7 +111,8 @@ class _Validator:
             resolved[env] = tuple(job for job in jobs_in_env if job is not None)
         if self.diagnostics or project is None:
             raise RegistryError(self.diagnostics)
-        return Registry(project, declared, resolved, self.document)
+        pins = {name: (spec.account, spec.region) for name, spec in environments.items()}
+        return Registry(project, declared, resolved, self.document, pins)
 
     def _check_job_overlays(self, jobs: dict[str, JobSpec], declared: tuple[str, ...]) -> None:
         """A job overlay for an undeclared environment would be silently ignored: refuse it."""

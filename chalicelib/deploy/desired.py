@@ -1,0 +1,182 @@
+"""Compiled jobs -> the resources one project and environment should have in AWS.
+
+Owns the mapping from compiler output to deployable `Resource`s, with the deploy-time
+placeholders filled (account, region, partition, and the task definition's roles, which
+jobs.yaml does not name). Invariant: every spec has exactly the shape the gateways read
+back, so an unchanged registry plans to nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ..aws.clients import AwsContext
+from ..compile.arns import ROLE_PATH, fill_placeholders, state_machine_arn
+from ..compile.compiler import CompiledJob, compile_job
+from ..compile.iam import TASK_EXECUTION_ROLE, TASK_ROLE, trigger_policy, trigger_trust_policy
+from ..compile.naming import job_names, prefix, resource_tags, shared_names
+from ..registry.loader import Registry
+from ..registry.models import ResolvedJob
+from .resources import Resource
+
+HISTORY_KEY = ["pk", "sk"]
+# Run records by job (newest first) and by status across jobs: key lookups, never scans.
+HISTORY_INDEXES = {"by_job": ["job", "job_time"], "by_status": ["status", "status_time"]}
+HISTORY_TTL = "expires_at"
+
+# task definition -> (task role ARN, execution role ARN); either may be None.
+TaskRoles = Callable[[str], tuple[str | None, str | None]]
+
+
+def desired_resources(
+    registry: Registry, env: str | None, context: AwsContext, task_roles: TaskRoles
+) -> list[Resource]:
+    project = registry.project
+    values = context.placeholders()
+    resources = shared_resources(project, env, values)
+    for job in sorted(registry.jobs_for(env), key=lambda j: j.name):
+        resources.extend(job_resources(compile_job(job), values, task_roles))
+    return resources
+
+
+def shared_resources(project: str, env: str | None, values: dict[str, str]) -> list[Resource]:
+    names = shared_names(project, env)
+    tags = resource_tags(project, env)
+    return [
+        Resource(
+            "table",
+            names.history_table,
+            {"key": HISTORY_KEY, "indexes": HISTORY_INDEXES, "ttl": HISTORY_TTL},
+            tags,
+        ),
+        Resource("topic", names.alert_topic, {}, tags),
+        Resource(
+            "trigger-role",
+            names.trigger_role,
+            {
+                "path": ROLE_PATH,
+                "trust": fill_placeholders(trigger_trust_policy(), values),
+                "policy": fill_placeholders(trigger_policy(project, env), values),
+            },
+            tags,
+        ),
+        Resource("schedule-group", prefix(project, env), {}, tags),
+    ]
+
+
+def job_resources(
+    compiled: CompiledJob, values: dict[str, str], task_roles: TaskRoles
+) -> list[Resource]:
+    job = compiled.job
+    names = compiled.names
+    tags = compiled.tags
+    role_arn = f"arn:{values['Partition']}:iam::{values['AccountId']}:role{ROLE_PATH}{names.role}"
+    resources = [
+        Resource(
+            "job-role",
+            names.role,
+            {
+                "path": ROLE_PATH,
+                "trust": fill_placeholders(compiled.trust_policy, values),
+                "policy": _execution_policy(compiled, values, task_roles),
+            },
+            tags,
+            job=job.name,
+        ),
+        Resource(
+            "state-machine",
+            names.state_machine,
+            {
+                "definition": fill_placeholders(compiled.definition, values),
+                "role": role_arn,
+                "type": "STANDARD",
+            },
+            tags,
+            job=job.name,
+        ),
+        _trigger(compiled, values),
+        Resource("job-meta", job.name, {"config": job_config(job, values)}, job=job.name),
+    ]
+    return resources
+
+
+def _execution_policy(
+    compiled: CompiledJob, values: dict[str, str], task_roles: TaskRoles
+) -> dict[str, Any]:
+    task_role, execution_role = task_roles(compiled.job.task_definition)
+    roles = {TASK_ROLE: task_role, TASK_EXECUTION_ROLE: execution_role}
+    policy = fill_placeholders(
+        _without_unknown_roles(compiled.policy, roles),
+        {**values, **{k.strip("${}"): v for k, v in roles.items() if v}},
+    )
+    return policy  # type: ignore[no-any-return]
+
+
+def _without_unknown_roles(policy: dict[str, Any], roles: dict[str, str | None]) -> dict[str, Any]:
+    """Drop PassRole targets the task definition does not have (and the statement if none)."""
+    statements = []
+    for statement in policy["Statement"]:
+        if statement.get("Action") == "iam:PassRole":
+            kept = [arn for arn in statement["Resource"] if roles.get(arn)]
+            if not kept:
+                continue
+            statement = {**statement, "Resource": kept}
+        statements.append(statement)
+    return {**policy, "Statement": statements}
+
+
+def _trigger(compiled: CompiledJob, values: dict[str, str]) -> Resource:
+    trigger = fill_placeholders(compiled.trigger, values)
+    job = compiled.job
+    if trigger["kind"] == "schedule":
+        spec = {
+            key: trigger[key]
+            for key in (
+                "GroupName",
+                "ScheduleExpression",
+                "ScheduleExpressionTimezone",
+                "State",
+                "Description",
+                "FlexibleTimeWindow",
+                "Target",
+            )
+        }
+        return Resource("schedule", trigger["Name"], spec, {}, job=job.name)
+    spec = {key: trigger[key] for key in ("ScheduleExpression", "State", "Description", "Targets")}
+    tags = {tag["Key"]: tag["Value"] for tag in trigger["Tags"]}
+    return Resource("rule", trigger["Name"], spec, tags, job=job.name)
+
+
+def job_config(job: ResolvedJob, values: dict[str, str]) -> dict[str, Any]:
+    """What the operator API needs to know about a job (it never reads jobs.yaml)."""
+    names = job_names(job.project, job.env, job.name)
+    config = {
+        "job": job.name,
+        "project": job.project,
+        "environment": job.env,
+        "description": job.description,
+        "owner": job.owner,
+        "schedule": job.schedule.expression,
+        "schedule_source": job.schedule.source,
+        "timezone": job.timezone,
+        "enabled": job.enabled,
+        "concurrency": job.concurrency,
+        "timeout": job.timeout,
+        "retries": job.retry.retries,
+        "starting_deadline": job.starting_deadline,
+        "alerts": list(job.alerts.on),
+        "slack": job.alerts.slack,
+        "parameters": {
+            name: parameter.model_dump(exclude_none=True)
+            for name, parameter in sorted(job.parameters.items())
+        },
+        "cluster": job.cluster,
+        "task_definition": job.task_definition,
+        "container": job.container,
+        "state_machine_arn": fill_placeholders(state_machine_arn(names.state_machine), values),
+        "trigger": "schedule" if job.uses_scheduler else "rule",
+    }
+    # The same JSON shape DynamoDB gives back (tuples become lists), so plans compare equal.
+    return json.loads(json.dumps(config))  # type: ignore[no-any-return]
