@@ -246,7 +246,10 @@ class RoleGateway(Gateway):
         names = []
         for page in self.client.get_paginator("list_roles").paginate(PathPrefix=ROLE_PATH):
             names += [
-                r["RoleName"] for r in page["Roles"] if r["RoleName"].startswith(f"{self.prefix}-")
+                r["RoleName"]
+                for r in page["Roles"]
+                # Job roles only: the shared trigger role has the same prefix.
+                if r["RoleName"].startswith(f"{self.prefix}-") and r["RoleName"].endswith("-sfn")
             ]
         return names
 

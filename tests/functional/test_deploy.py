@@ -1,0 +1,245 @@
+"""Deploy on moto: create, change one thing at a time, prune, destroy; idempotency by call count."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib.aws.clients import ClientFactory
+from chalicelib.cli import main
+from chalicelib.deploy.service import DeployService
+from chalicelib.registry.loader import load_registry
+from tests.support.registries import BASE
+
+REGION = "eu-west-1"
+JOBS = """\
+environments:
+  prod: {}
+jobs:
+  report:
+    schedule: cron(0 3 * * ? *)
+    command: [bin/report]
+    retry: {retries: 1}
+  sync:
+    schedule: rate(5 minutes)
+    command: [bin/sync]
+  tokyo:
+    schedule: cron(0 9 * * ? *)
+    timezone: Asia/Tokyo
+"""
+MUTATING_PREFIXES = ("Describe", "Get", "List")
+
+
+class Calls:
+    """Every API call made through the factory, as (service, operation)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def __call__(self, service: str, operation: str) -> None:
+        self.seen.append((service, operation))
+
+    def mutating(self) -> list[tuple[str, str]]:
+        return [(s, op) for s, op in self.seen if not op.startswith(MUTATING_PREFIXES)]
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        boto3.client("ecs").register_task_definition(
+            family="app-batch",
+            taskRoleArn="arn:aws:iam::123456789012:role/app-task",
+            executionRoleArn="arn:aws:iam::123456789012:role/app-exec",
+            containerDefinitions=[
+                {"name": "app", "image": "app:1", "essential": True, "memory": 512}
+            ],
+        )
+        yield
+
+
+@pytest.fixture
+def registry_file(tmp_path: Path) -> Path:
+    path = tmp_path / "jobs.yaml"
+    path.write_text(BASE + JOBS)
+    return path
+
+
+def deploy(
+    path: Path, *, prune: bool = False, destroy: bool = False
+) -> tuple[list[tuple[str, str, str]], Calls]:
+    """Plan and apply; returns (verb, kind, name) of what was done and every API call."""
+    calls = Calls()
+    service = DeployService(ClientFactory(hooks=[calls]), load_registry(path), "prod")
+    plan = service.plan(prune=prune, destroy=destroy)
+    result = service.apply(plan)
+    assert result.ok, result.failed
+    return sorted((a.verb, a.resource.kind, a.resource.name) for a in result.done), calls
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_create_from_empty_then_second_apply_makes_no_mutating_call(
+    aws: None, registry_file: Path
+) -> None:
+    done, _ = deploy(registry_file)
+    kinds = [kind for verb, kind, _ in done if verb == "create"]
+    assert sorted(set(kinds)) == [
+        "job-meta",
+        "job-role",
+        "rule",
+        "schedule",
+        "schedule-group",
+        "state-machine",
+        "table",
+        "topic",
+        "trigger-role",
+    ]
+    assert (
+        kinds.count("state-machine") == 3
+        and kinds.count("rule") == 2
+        and kinds.count("schedule") == 1
+    )
+
+    again, calls = deploy(registry_file)
+    assert again == []
+    assert calls.mutating() == []
+    # Constant: identity, task definition, 4 shared resources (9 reads), 4 discovery lists.
+    # Per job: role + policy, state machine + tags, rule + targets + tags (or one schedule), META.
+    assert len(calls.seen) <= 15 + 8 * 3, sorted(calls.seen)
+
+
+@pytest.mark.parametrize(
+    "old, new, expected",
+    [
+        (
+            "schedule: rate(5 minutes)",
+            "schedule: rate(10 minutes)",
+            {("rule", "demo-prod-sync"), ("job-meta", "sync")},
+        ),
+        (
+            "retry: {retries: 1}",
+            "retry: {retries: 3}",
+            {("state-machine", "demo-prod-report"), ("job-meta", "report")},
+        ),
+        (
+            "command: [bin/report]",
+            "command: [bin/report, --full]",
+            {("state-machine", "demo-prod-report")},
+        ),
+        (
+            "command: [bin/sync]",
+            "command: [bin/sync]\n    cpu: 1024\n    memory: 2048",
+            {("state-machine", "demo-prod-sync")},
+        ),
+        (
+            "timezone: Asia/Tokyo",
+            "timezone: Europe/Paris",
+            {("schedule", "demo-prod-tokyo"), ("job-meta", "tokyo")},
+        ),
+    ],
+)
+def test_a_change_touches_only_the_changed_resources(
+    aws: None, registry_file: Path, old: str, new: str, expected: set[tuple[str, str]]
+) -> None:
+    deploy(registry_file)
+    edit(registry_file, old, new)
+    done, calls = deploy(registry_file)
+    assert {(kind, name) for verb, kind, name in done} == expected
+    assert {verb for verb, _, _ in done} == {"update"}
+    assert deploy(registry_file)[0] == []
+
+
+def test_disable_turns_the_trigger_off_and_keeps_the_state_machine(
+    aws: None, registry_file: Path
+) -> None:
+    deploy(registry_file)
+    edit(registry_file, "command: [bin/sync]", "command: [bin/sync]\n    enabled: false")
+    done, _ = deploy(registry_file)
+    assert {(k, n) for _, k, n in done} == {("rule", "demo-prod-sync"), ("job-meta", "sync")}
+    assert boto3.client("events").describe_rule(Name="demo-prod-sync")["State"] == "DISABLED"
+
+
+def test_rename_keeps_the_old_job_until_prune(aws: None, registry_file: Path) -> None:
+    deploy(registry_file)
+    edit(registry_file, "  sync:", "  pull:")
+    done, _ = deploy(registry_file)
+    assert {verb for verb, _, _ in done} == {"create"}
+    machines = {
+        m["name"] for m in boto3.client("stepfunctions").list_state_machines()["stateMachines"]
+    }
+    assert {"demo-prod-sync", "demo-prod-pull"} <= machines
+
+    done, _ = deploy(registry_file, prune=True)
+    assert done == sorted(
+        [
+            ("delete", "job-meta", "sync"),
+            ("delete", "job-role", "demo-prod-sync-sfn"),
+            ("delete", "rule", "demo-prod-sync"),
+            ("delete", "state-machine", "demo-prod-sync"),
+        ]
+    )
+    machines = {
+        m["name"] for m in boto3.client("stepfunctions").list_state_machines()["stateMachines"]
+    }
+    assert "demo-prod-sync" not in machines and "demo-prod-pull" in machines
+    assert deploy(registry_file, prune=True)[0] == []
+
+
+def test_destroy_removes_everything_it_owns(aws: None, registry_file: Path) -> None:
+    deploy(registry_file)
+    done, _ = deploy(registry_file, destroy=True)
+    assert {verb for verb, _, _ in done} == {"delete"}
+    assert boto3.client("stepfunctions").list_state_machines()["stateMachines"] == []
+    assert boto3.client("events").list_rules(NamePrefix="demo-")["Rules"] == []
+    assert boto3.client("iam").list_roles(PathPrefix="/jobctl/")["Roles"] == []
+    assert boto3.client("dynamodb").list_tables()["TableNames"] == []
+    assert deploy(registry_file, destroy=True)[0] == []
+
+
+def test_plan_json_and_cli_exit_codes(
+    aws: None, registry_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["plan", "-f", str(registry_file), "--env", "prod", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["summary"] == {"add": 16, "change": 0, "destroy": 0}  # 4 shared + 4 per job
+    assert plan["environment"] == "prod" and plan["account"] == "123456789012"
+    assert main(["apply", "-f", str(registry_file), "--env", "prod", "--yes"]) == 0
+    assert "Apply complete: 16 added, 0 changed, 0 destroyed." in capsys.readouterr().out
+    assert main(["plan", "-f", str(registry_file), "--env", "prod"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("No changes.")
+
+
+def test_apply_without_yes_in_a_pipe_changes_nothing(
+    aws: None, registry_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["apply", "-f", str(registry_file), "--env", "prod"]) == 1
+    assert "refusing to apply without confirmation: pass --yes" in capsys.readouterr().err
+    assert boto3.client("stepfunctions").list_state_machines()["stateMachines"] == []
+
+
+def test_environment_is_required_and_account_pin_is_enforced(
+    aws: None, registry_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["plan", "-f", str(registry_file)]) == 2
+    assert "choose one with --env" in capsys.readouterr().err
+    edit(registry_file, "  prod: {}", '  prod: {account: "111111111111"}')
+    assert main(["plan", "-f", str(registry_file), "--env", "prod"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "jobctl: environment 'prod' deploys to account 111111111111, "
+        "but these credentials are for account 123456789012"
+    )
