@@ -157,7 +157,7 @@ def test_a_change_touches_only_the_changed_resources(
 ) -> None:
     deploy(registry_file)
     edit(registry_file, old, new)
-    done, calls = deploy(registry_file)
+    done, _ = deploy(registry_file)
     assert {(kind, name) for verb, kind, name in done} == expected
     assert {verb for verb, _, _ in done} == {"update"}
     assert deploy(registry_file)[0] == []
