@@ -1,8 +1,9 @@
 """`make demo`: what jobctl does with the example registry, end to end where it exists.
 
 Validates jobs.yaml, checks that the committed state machines are current, previews each
-job's next runs, and lists the AWS resources each job compiles to. Exits non-zero if any
-step fails, so CI can run it.
+job's next runs, lists the AWS resources each job compiles to, then deploys production to
+a moto server on localhost (no AWS account): plan, apply, and a second plan that finds
+nothing to do. Exits non-zero if any step fails, so CI can run it.
 """
 
 from __future__ import annotations
@@ -49,6 +50,47 @@ def _resources(console: Console) -> None:
     console.print(table)
 
 
+def _deploy(console: Console) -> None:
+    """Plan and apply production against an in-process moto server, then plan again."""
+    import logging
+    import os
+    import socket
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        # The example's production overlay pins an account and region: use them locally.
+        os.environ.update(
+            AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+            AWS_REGION="ap-northeast-1",
+            AWS_ACCESS_KEY_ID="demo",
+            AWS_SECRET_ACCESS_KEY="demo",
+        )
+        os.environ.pop("AWS_PROFILE", None)
+        boto3.client("ecs", region_name="ap-northeast-1").register_task_definition(
+            family="app-batch",
+            taskRoleArn="arn:aws:iam::123456789012:role/app-task",
+            executionRoleArn="arn:aws:iam::123456789012:role/app-exec",
+            containerDefinitions=[{"name": "app", "image": "app:latest", "memory": 512}],
+        )
+        _step(
+            console,
+            "what production would get (moto on localhost)",
+            ["plan", "--env", "production"],
+        )
+        _step(console, "deploy it", ["apply", "--env", "production", "--yes"])
+        _step(console, "a second plan finds nothing to do", ["plan", "--env", "production"])
+    finally:
+        server.stop()
+
+
 def main() -> None:
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     _step(console, "validate the example registry", ["validate", REGISTRY])
@@ -60,9 +102,8 @@ def main() -> None:
         ["next", "--env", "production", "-n", "3", "--after", after],
     )
     _resources(console)
-    console.print(
-        "[green]demo complete: the local platform (jobctl local) arrives with the deploy and runtime work"
-    )
+    _deploy(console)
+    console.print("[green]demo complete")
 
 
 if __name__ == "__main__":
