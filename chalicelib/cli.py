@@ -59,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("jobctl: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        return EXIT_OK
     except Exception as exc:
         # AWS problems (credentials, region, access, conflicts) are one line, exit 1.
         from .deploy.commands import aws_failure
@@ -68,8 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"jobctl: {message}", file=sys.stderr)
         return EXIT_DIFF
-    except BrokenPipeError:
-        return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:

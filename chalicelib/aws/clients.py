@@ -21,7 +21,17 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-RETRIES = {"mode": "adaptive", "max_attempts": 10}
+DEFAULT_MAX_ATTEMPTS = 10
+
+
+def _retries() -> dict[str, object]:
+    """Adaptive retries; AWS_MAX_ATTEMPTS / AWS_RETRY_MODE override as in other AWS tools."""
+    attempts = os.environ.get("AWS_MAX_ATTEMPTS", "")
+    return {
+        "mode": os.environ.get("AWS_RETRY_MODE") or "adaptive",
+        "max_attempts": int(attempts) if attempts.isdigit() else DEFAULT_MAX_ATTEMPTS,
+    }
+
 
 # Called as hook(service, operation) before every API call: counting, fault injection.
 CallHook = Callable[[str, str], None]
@@ -56,7 +66,7 @@ class ClientFactory:
     ) -> None:
         self._profile = profile
         self._region = region
-        self._config = Config(retries=RETRIES, max_pool_connections=max_pool)
+        self._config = Config(retries=_retries(), max_pool_connections=max_pool)
         self._hooks = list(hooks or [])
         self._session: boto3.session.Session | None = None
         self._clients: dict[str, Any] = {}

@@ -158,10 +158,18 @@ class TableGateway(Gateway):
             TableName=resource.name, WaiterConfig={"Delay": 2}
         )
         if spec["ttl"]:
+            self._enable_ttl(resource.name, spec["ttl"])
+
+    def _enable_ttl(self, table: str, attribute: str) -> None:
+        try:
             self.client.update_time_to_live(
-                TableName=resource.name,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": spec["ttl"]},
+                TableName=table,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute},
             )
+        except botocore.exceptions.ClientError as exc:
+            # A retried (or repeated) enable: AWS answers that it is already on.
+            if "already enabled" not in str(exc).lower():
+                raise
 
     def update(self, old: Resource, new: Resource) -> None:
         if old.spec["key"] != new.spec["key"] or old.spec["indexes"] != new.spec["indexes"]:
@@ -170,10 +178,7 @@ class TableGateway(Gateway):
                 "they cannot change in place (the table holds the run history)"
             )
         if old.spec["ttl"] != new.spec["ttl"] and new.spec["ttl"]:
-            self.client.update_time_to_live(
-                TableName=new.name,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": new.spec["ttl"]},
-            )
+            self._enable_ttl(new.name, new.spec["ttl"])
         _sync_tags(
             old,
             new,

@@ -94,7 +94,10 @@ def check_job_names(project: str, env: str | None, job: str) -> str | None:
 
 def resource_tags(project: str, env: str | None, job: str | None = None) -> dict[str, str]:
     """Tags on every resource jobctl creates; prune deletes only what carries them."""
-    tags = {MANAGED_BY[0]: MANAGED_BY[1], TAG_PROJECT: project, TAG_ENV: env or ""}
+    tags = {MANAGED_BY[0]: MANAGED_BY[1], TAG_PROJECT: project}
+    if env:
+        # No tag at all without an environment: some services (Scheduler) reject empty values.
+        tags[TAG_ENV] = env
     if job:
         tags[TAG_JOB] = job
     return tags

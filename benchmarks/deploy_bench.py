@@ -1,0 +1,191 @@
+"""Deploy benchmark: apply 300 jobs from scratch against a moto server, then a no-op plan.
+
+Run: `.venv/bin/python benchmarks/deploy_bench.py [--jobs 300] [--workers 8]`. Starts a moto
+server in this process on a free 127.0.0.1 port (nothing else is contacted), generates a
+registry (rate rules, UTC cron rules, time-zone schedules, some disabled), registers the
+task definition, and measures with ClientFactory hooks:
+  (a) apply from scratch: plan + apply, as `jobctl apply` does;
+  (b) a plan right after, which must find nothing to do.
+For each: wall seconds, API calls, calls per job and mutating calls (operations not named
+Describe*/Get*/List*). Target: the no-op plan makes no mutating call and a small constant
+number of reads per job. Seconds measure moto, not AWS: compare calls, not time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import Counter
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from chalicelib.aws.clients import ClientFactory
+from chalicelib.deploy.service import DeployService
+from chalicelib.registry.loader import parse_registry
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+ENV = "perf"
+READS = ("Describe", "Get", "List")
+
+HEADER = f"""\
+version: 1
+project: bench
+defaults:
+  cluster: app
+  task_definition: app-batch
+  container: app
+  launch_type: FARGATE
+  network: {{subnets: [subnet-1, subnet-2], security_groups: [sg-1]}}
+# With no environments every resource is tagged jobctl:env='', which Scheduler refuses.
+environments:
+  {ENV}: {{}}
+jobs:
+"""
+
+SHAPES = [
+    "    schedule: rate({r} minutes)\n",
+    "    schedule: cron({m} {h} * * ? *)\n    command: [bin/job, '{i}']\n",
+    "    schedule: cron({m} {h} ? * MON-FRI *)\n    timezone: Europe/Berlin\n",
+    "    schedule: cron({m} {h} L * ? *)\n    concurrency: replace\n    starting_deadline: 10m\n",
+    "    schedule: rate({r} minutes)\n    enabled: false\n",
+    "    schedule: '{m} {h} * * 1-5'\n    timezone: America/New_York\n",
+]
+
+
+def registry_text(count: int) -> str:
+    parts = [HEADER]
+    for i in range(count):
+        parts.append(f"  job-{i:04d}:\n")
+        parts.append(SHAPES[i % len(SHAPES)].format(m=i % 60, h=i % 24, r=5 + i % 50, i=i))
+    return "".join(parts)
+
+
+class CallCounter:
+    """A ClientFactory hook: counts calls by (service, operation)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: Counter[tuple[str, str]] = Counter()
+
+    def __call__(self, service: str, operation: str) -> None:
+        with self.lock:
+            self.calls[(service, operation)] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    @property
+    def mutating(self) -> int:
+        return sum(n for (_, op), n in self.calls.items() if not op.startswith(READS))
+
+
+def isolate_environment(endpoint: str, scratch: str) -> None:
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_CONFIG_FILE=os.path.join(scratch, "no-config"),
+        AWS_SHARED_CREDENTIALS_FILE=os.path.join(scratch, "no-credentials"),
+        AWS_EC2_METADATA_DISABLED="true",
+        NO_PROXY="127.0.0.1,localhost",
+    )
+
+
+def register_task_definition() -> None:
+    boto3.client("ecs", region_name=REGION).register_task_definition(
+        family="app-batch",
+        taskRoleArn=f"arn:aws:iam::{ACCOUNT}:role/app-task",
+        executionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/app-execution",
+        containerDefinitions=[{"name": "app", "image": "app:1", "essential": True}],
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+    )
+
+
+def row(phase: str, seconds: float, counter: CallCounter, jobs: int) -> str:
+    reads = counter.total - counter.mutating
+    return (
+        f"{phase:<24}{seconds:>8.2f}{counter.total:>8}{counter.total / jobs:>10.2f}"
+        f"{counter.mutating:>10}{reads / jobs:>11.2f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=8, help="apply concurrency")
+    args = parser.parse_args()
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        opener.open(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+        with tempfile.TemporaryDirectory() as scratch:
+            isolate_environment(endpoint, scratch)
+            register_task_definition()
+            run(args.jobs, args.workers)
+    finally:
+        server.stop()
+
+
+def run(jobs: int, workers: int) -> None:
+    registry = parse_registry(registry_text(jobs), "bench.yaml")
+    assert len(registry.jobs_for(ENV)) == jobs
+
+    # (a) apply from scratch: one plan, then its execution.
+    first = CallCounter()
+    service = DeployService(ClientFactory(hooks=[first]), registry, ENV)
+    start = time.perf_counter()
+    plan = service.plan()
+    planned = time.perf_counter()
+    plan_calls = CallCounter()
+    plan_calls.calls = first.calls.copy()
+    result = service.apply(plan, workers=workers)
+    done = time.perf_counter()
+    if not result.ok:
+        raise SystemExit(f"apply failed: {result.failed[:3]}")
+    apply_calls = CallCounter()
+    apply_calls.calls = first.calls - plan_calls.calls
+
+    # (b) nothing changed: a fresh command's plan.
+    noop = CallCounter()
+    start_noop = time.perf_counter()
+    again = DeployService(ClientFactory(hooks=[noop]), registry, ENV).plan(prune=True)
+    noop_seconds = time.perf_counter() - start_noop
+    if again.actions or again.held_back:
+        raise SystemExit(f"no-op plan is not empty: {len(again.actions)} actions")
+
+    print(f"deploy benchmark: {jobs} jobs, {len(plan.actions)} resources, moto server {REGION}")
+    print(
+        f"{'phase':<24}{'wall s':>8}{'calls':>8}{'calls/job':>10}{'mutating':>10}{'reads/job':>11}"
+    )
+    print(row("apply from scratch", done - start, first, jobs))
+    print(row("  of which plan", planned - start, plan_calls, jobs))
+    print(row("  of which apply", done - planned, apply_calls, jobs))
+    print(row("no-op plan", noop_seconds, noop, jobs))
+    print()
+    print(f"no-op plan: {noop.mutating} mutating calls, {noop.total / jobs:.2f} reads per job")
+    print("no-op plan calls by operation (per job):")
+    for (svc, op), count in sorted(noop.calls.items(), key=lambda item: (-item[1], item[0])):
+        print(f"  {svc + ' ' + op:<42}{count:>6}{count / jobs:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
