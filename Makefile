@@ -35,6 +35,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/compile_bench.py
 	$(BIN)/python benchmarks/schedule_bench.py
+	$(BIN)/python benchmarks/deploy_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

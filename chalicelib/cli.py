@@ -29,14 +29,11 @@ from .registry.durations import format_duration
 from .registry.loader import Registry, load_registry
 from .registry.models import ResolvedJob
 from .registry.schedule import next_fire_times
+from .usage import UsageError
 
 EXIT_OK, EXIT_DIFF, EXIT_INVALID = 0, 1, 2
 DEFAULT_FILE = "jobs.yaml"
 STATEMACHINES = "statemachines"
-
-
-class UsageError(Exception):
-    """Bad input to a command (not to the registry): printed as one line, exit 2."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

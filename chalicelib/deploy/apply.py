@@ -12,7 +12,7 @@ retried by the clients (botocore adaptive mode).
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from itertools import groupby
 
@@ -43,14 +43,15 @@ def apply_plan(
     stages = [list(group) for _, group in groupby(plan.actions, key=_stage)]
     for index, stage in enumerate(stages):
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            outcomes = list(pool.map(lambda action: _run(action, gateways), stage))
-        for action, error in zip(stage, outcomes, strict=True):
-            if error is None:
-                result.done.append(action)
-            else:
-                result.failed.append((action, error))
-            if on_done:
-                on_done(action, error)
+            futures = {pool.submit(_run, action, gateways): action for action in stage}
+            for future in as_completed(futures):
+                action, error = futures[future], future.result()
+                if error is None:
+                    result.done.append(action)
+                else:
+                    result.failed.append((action, error))
+                if on_done:
+                    on_done(action, error)
         if result.failed:
             result.not_started = [action for later in stages[index + 1 :] for action in later]
             break

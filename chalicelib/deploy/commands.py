@@ -16,15 +16,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ..aws.clients import AwsSetupError, ClientFactory, describe_error
 from ..registry.loader import Registry, load_registry
+from ..usage import UsageError
 from .plan import Action, ConflictError, Plan
 from .render import SYMBOL, plan_json, plan_text
 from .service import DeployService, TaskDefinitionError
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
-
-
-class UsageError(Exception):
-    pass
 
 
 def aws_failure(exc: BaseException) -> str | None:
@@ -50,9 +47,7 @@ def _service(args: argparse.Namespace) -> DeployService:
     registry: Registry = load_registry(args.file, env=args.env)
     env = args.env
     if env is None and registry.environments:
-        from ..cli import UsageError as CliUsage
-
-        raise CliUsage(
+        raise UsageError(
             f"this registry declares environments ({', '.join(registry.environments)}): "
             "choose one with --env"
         )
