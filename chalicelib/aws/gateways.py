@@ -341,10 +341,17 @@ class StateMachineGateway(Gateway):
         if described is None or described.get("status") == "DELETING":
             return None
         tags = self.client.list_tags_for_resource(resourceArn=arn).get("tags", [])
+        logging = described.get("loggingConfiguration") or {}
         spec = {
             "definition": json.loads(described["definition"]),
             "role": described["roleArn"],
             "type": described.get("type", "STANDARD"),
+            "logging": {
+                "level": logging.get("level", "OFF"),
+                "includeExecutionData": logging.get("includeExecutionData", False),
+                "destinations": logging.get("destinations", []),
+            },
+            "tracing": bool((described.get("tracingConfiguration") or {}).get("enabled", False)),
         }
         return Resource(self.kind, name, spec, tag_dict(tags, "key", "value"), arn=arn)
 
@@ -357,6 +364,7 @@ class StateMachineGateway(Gateway):
                     roleArn=resource.spec["role"],
                     type=resource.spec["type"],
                     tags=tag_list(resource.tags, "key", "value"),
+                    **_observability(resource.spec),
                 )
             )
         except botocore.exceptions.ClientError as exc:
@@ -374,6 +382,7 @@ class StateMachineGateway(Gateway):
                     stateMachineArn=arn,
                     definition=json.dumps(new.spec["definition"], sort_keys=True),
                     roleArn=new.spec["role"],
+                    **_observability(new.spec),
                 )
             )
         _sync_tags(
@@ -388,6 +397,56 @@ class StateMachineGateway(Gateway):
     def delete(self, resource: Resource) -> None:
         arn = resource.arn or self.arn("states", f"stateMachine:{resource.name}")
         _read(lambda: self.client.delete_state_machine(stateMachineArn=arn))
+
+
+def _observability(spec: dict[str, Any]) -> dict[str, Any]:
+    logging = {key: value for key, value in spec["logging"].items() if value != []}
+    return {"loggingConfiguration": logging, "tracingConfiguration": {"enabled": spec["tracing"]}}
+
+
+class LogGroupGateway(Gateway):
+    """The environment's log group for Step Functions execution logs."""
+
+    kind = "log-group"
+
+    @property
+    def client(self) -> Any:
+        return self.factory.client("logs")
+
+    def read(self, name: str) -> Resource | None:
+        groups = self.client.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+        group = next((g for g in groups if g["logGroupName"] == name), None)
+        if group is None:
+            return None
+        tags = self.client.list_tags_log_group(logGroupName=name).get("tags", {})
+        spec = {"retention_days": group.get("retentionInDays")}
+        return Resource(self.kind, name, spec, dict(tags), arn=group["arn"])
+
+    def create(self, resource: Resource) -> None:
+        try:
+            self.client.create_log_group(logGroupName=resource.name, tags=resource.tags)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) != "ResourceAlreadyExistsException":
+                raise
+        self._retention(resource)
+
+    def _retention(self, resource: Resource) -> None:
+        self.client.put_retention_policy(
+            logGroupName=resource.name, retentionInDays=resource.spec["retention_days"]
+        )
+
+    def update(self, old: Resource, new: Resource) -> None:
+        if old.spec != new.spec:
+            self._retention(new)
+        _sync_tags(
+            old,
+            new,
+            lambda tags: self.client.tag_log_group(logGroupName=new.name, tags=tags),
+            lambda keys: self.client.untag_log_group(logGroupName=new.name, tags=keys),
+        )
+
+    def delete(self, resource: Resource) -> None:
+        _read(lambda: self.client.delete_log_group(logGroupName=resource.name))
 
 
 class RuleGateway(Gateway):

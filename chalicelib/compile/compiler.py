@@ -49,7 +49,6 @@ class CompiledJob:
                 "state_machine": self.names.state_machine,
                 "trigger": self.trigger["Name"],
                 "role": self.names.role,
-                "log_group": self.names.log_group,
             },
             "state_machine": self.definition,
             "trigger": self.trigger,

@@ -86,6 +86,40 @@ def execution_policy(job: ResolvedJob) -> Policy:
             "Resource": arn("sns", names.alert_topic),
         },
     ]
+    if job.logging.level != "OFF":
+        statements.append(
+            {
+                # CloudWatch Logs delivery APIs support no resource-level permissions.
+                "Sid": "DeliverExecutionLogs",
+                "Effect": "Allow",
+                "Action": [
+                    "logs:CreateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:DescribeLogGroups",
+                    "logs:DescribeResourcePolicies",
+                    "logs:GetLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:UpdateLogDelivery",
+                ],
+                "Resource": "*",
+            }
+        )
+    if job.tracing:
+        statements.append(
+            {
+                # X-Ray trace submission supports no resource-level permissions.
+                "Sid": "SendTraces",
+                "Effect": "Allow",
+                "Action": [
+                    "xray:GetSamplingRules",
+                    "xray:GetSamplingTargets",
+                    "xray:PutTelemetryRecords",
+                    "xray:PutTraceSegments",
+                ],
+                "Resource": "*",
+            }
+        )
     if job.concurrency == "replace":
         machine = job_names(job.project, job.env, job.name).state_machine
         statements.append(

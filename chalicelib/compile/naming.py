@@ -37,7 +37,6 @@ class JobNames:
     schedule: str
     schedule_group: str
     role: str
-    log_group: str
 
     def by_kind(self) -> dict[str, str]:
         return {
@@ -55,6 +54,8 @@ class SharedNames:
     history_table: str
     alert_topic: str
     trigger_role: str
+    # Under /aws/vendedlogs/ so Step Functions log delivery needs no log resource policy growth.
+    log_group: str
 
 
 def job_names(project: str, env: str | None, job: str) -> JobNames:
@@ -65,7 +66,6 @@ def job_names(project: str, env: str | None, job: str) -> JobNames:
         schedule=base,
         schedule_group=prefix(project, env),
         role=f"{base}-sfn",
-        log_group=f"/jobctl/{prefix(project, env)}/{job}",
     )
 
 
@@ -75,6 +75,7 @@ def shared_names(project: str, env: str | None) -> SharedNames:
         history_table=f"{base}-history",
         alert_topic=f"{base}-alerts",
         trigger_role=f"{base}-trigger",
+        log_group=f"/aws/vendedlogs/states/jobctl/{base}",
     )
 
 

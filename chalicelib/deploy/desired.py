@@ -25,6 +25,7 @@ HISTORY_KEY = ["pk", "sk"]
 # Run records by job (newest first) and by status across jobs: key lookups, never scans.
 HISTORY_INDEXES = {"by_job": ["job", "job_time"], "by_status": ["status", "status_time"]}
 HISTORY_TTL = "expires_at"
+LOG_RETENTION_DAYS = 30
 
 # task definition -> (task role ARN, execution role ARN); either may be None.
 TaskRoles = Callable[[str], tuple[str | None, str | None]]
@@ -35,8 +36,18 @@ def desired_resources(
 ) -> list[Resource]:
     project = registry.project
     values = context.placeholders()
+    jobs = sorted(registry.jobs_for(env), key=lambda j: j.name)
     resources = shared_resources(project, env, values)
-    for job in sorted(registry.jobs_for(env), key=lambda j: j.name):
+    if any(job.logging.level != "OFF" for job in jobs):
+        resources.append(
+            Resource(
+                "log-group",
+                shared_names(project, env).log_group,
+                {"retention_days": LOG_RETENTION_DAYS},
+                resource_tags(project, env),
+            )
+        )
+    for job in jobs:
         resources.extend(job_resources(compile_job(job), values, task_roles))
     return resources
 
@@ -92,6 +103,8 @@ def job_resources(
                 "definition": fill_placeholders(compiled.definition, values),
                 "role": role_arn,
                 "type": "STANDARD",
+                "logging": _logging(job, values),
+                "tracing": job.tracing,
             },
             tags,
             job=job.name,
@@ -100,6 +113,20 @@ def job_resources(
         Resource("job-meta", job.name, {"config": job_config(job, values)}, job=job.name),
     ]
     return resources
+
+
+def _logging(job: ResolvedJob, values: dict[str, str]) -> dict[str, Any]:
+    """Step Functions' loggingConfiguration, as DescribeStateMachine returns it."""
+    destinations = []
+    if job.logging.level != "OFF":
+        group = shared_names(job.project, job.env).log_group
+        arn = f"arn:{values['Partition']}:logs:{values['Region']}:{values['AccountId']}:log-group:{group}:*"
+        destinations = [{"cloudWatchLogsLogGroup": {"logGroupArn": arn}}]
+    return {
+        "level": job.logging.level,
+        "includeExecutionData": job.logging.include_execution_data,
+        "destinations": destinations,
+    }
 
 
 def _execution_policy(

@@ -169,6 +169,7 @@ def _shared_keys(project: str, env: str | None) -> list[tuple[str, str]]:
         ("topic", names.alert_topic),
         ("trigger-role", names.trigger_role),
         ("schedule-group", prefix(project, env)),
+        ("log-group", names.log_group),
     ]
 
 

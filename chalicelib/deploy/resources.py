@@ -17,6 +17,7 @@ from ..compile.naming import MANAGED_BY, TAG_ENV, TAG_PROJECT
 LEVELS: dict[str, int] = {
     "table": 0,
     "topic": 0,
+    "log-group": 0,
     "trigger-role": 0,
     "schedule-group": 0,
     "job-role": 0,
@@ -25,7 +26,7 @@ LEVELS: dict[str, int] = {
     "schedule": 2,
     "job-meta": 2,
 }
-SHARED_KINDS = ("table", "topic", "trigger-role", "schedule-group")
+SHARED_KINDS = ("table", "topic", "trigger-role", "schedule-group", "log-group")
 JOB_KINDS = ("job-role", "state-machine", "rule", "schedule", "job-meta")
 
 

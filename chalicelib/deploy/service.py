@@ -14,6 +14,7 @@ from ..aws.clients import AwsContext, AwsSetupError, ClientFactory, describe_err
 from ..aws.gateways import (
     Gateway,
     JobMetaGateway,
+    LogGroupGateway,
     RoleGateway,
     RuleGateway,
     ScheduleGateway,
@@ -67,6 +68,7 @@ class DeployService:
         gateways: list[Gateway] = [
             TableGateway(self.factory, context, base),
             TopicGateway(self.factory, context, base),
+            LogGroupGateway(self.factory, context, base),
             TriggerRoleGateway(self.factory, context, base),
             ScheduleGroupGateway(self.factory, context, base),
             RoleGateway(self.factory, context, base),

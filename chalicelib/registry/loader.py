@@ -33,7 +33,7 @@ from .schedule import parse_schedule
 from .yamldoc import Document, Path, load_document
 
 # Settings whose mappings merge key by key across layers; everything else replaces.
-_DEEP = {"network", "retry", "capacity", "alerts", "tags", "environment"}
+_DEEP = {"network", "retry", "capacity", "alerts", "logging", "tags", "environment"}
 _EXCLUSIVE = ("launch_type", "capacity_provider_strategy")
 
 

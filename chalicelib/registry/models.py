@@ -179,6 +179,13 @@ class AlertsSpec(StrictModel):
     slack: SlackRoute | None = None
 
 
+class LoggingSpec(StrictModel):
+    """Step Functions execution logs to CloudWatch Logs (billed per event)."""
+
+    level: Literal["OFF", "ERROR", "FATAL", "ALL"] | None = None
+    include_execution_data: bool | None = None
+
+
 class CapacityProviderSpec(StrictModel):
     capacity_provider: NonEmpty
     weight: Annotated[int, _between(0, 1000)] = 1
@@ -214,6 +221,8 @@ class SettingsSpec(StrictModel):
     retry: RetrySpec | None = None
     concurrency: Concurrency | None = None
     alerts: AlertsSpec | None = None
+    logging: LoggingSpec | None = None
+    tracing: bool | None = None
     enabled: bool | None = None
     tags: Annotated[dict[NonEmpty, Text], Field(max_length=40)] | None = None
 
@@ -279,6 +288,11 @@ class Alerts(StrictModel):
     slack: str | None = None
 
 
+class Logging(StrictModel):
+    level: Literal["OFF", "ERROR", "FATAL", "ALL"] = "OFF"
+    include_execution_data: bool = False
+
+
 class CapacityProvider(StrictModel):
     capacity_provider: str
     weight: int = 1
@@ -320,6 +334,8 @@ class ResolvedJob(StrictModel):
     retry: Retry = Retry()
     concurrency: Concurrency = "forbid"
     alerts: Alerts = Alerts()
+    logging: Logging = Logging()
+    tracing: bool = False
     enabled: bool = True
     tags: dict[str, str] = {}
 

@@ -243,3 +243,31 @@ def test_environment_is_required_and_account_pin_is_enforced(
         "jobctl: environment 'prod' deploys to account 111111111111, "
         "but these credentials are for account 123456789012"
     )
+
+
+def test_logging_and_tracing_are_deployed_and_stable(aws: None, registry_file: Path) -> None:
+    deploy(registry_file)
+    edit(
+        registry_file,
+        "command: [bin/report]",
+        "command: [bin/report]\n    logging: {level: ERROR}\n    tracing: true",
+    )
+    done, _ = deploy(registry_file)
+    assert {(v, k, n) for v, k, n in done} == {
+        ("create", "log-group", "/aws/vendedlogs/states/jobctl/demo-prod"),
+        ("update", "state-machine", "demo-prod-report"),
+        ("update", "job-role", "demo-prod-report-sfn"),
+    }
+    described = boto3.client("stepfunctions").describe_state_machine(
+        stateMachineArn=f"arn:aws:states:{REGION}:123456789012:stateMachine:demo-prod-report"
+    )
+    assert described["loggingConfiguration"]["level"] == "ERROR"
+    assert described["tracingConfiguration"] == {"enabled": True}
+    group = boto3.client("logs").describe_log_groups(logGroupNamePrefix="/aws/vendedlogs/")[
+        "logGroups"
+    ][0]
+    assert group["retentionInDays"] == 30
+    assert deploy(registry_file)[0] == []
+    assert ("delete", "log-group", "/aws/vendedlogs/states/jobctl/demo-prod") in deploy(
+        registry_file, destroy=True
+    )[0]
