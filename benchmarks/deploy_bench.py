@@ -27,6 +27,7 @@ from moto.server import ThreadedMotoServer
 
 from chalicelib.aws.clients import ClientFactory
 from chalicelib.deploy.service import DeployService
+from chalicelib.local.seed import register_task_definition as seed_task_definition
 from chalicelib.registry.loader import parse_registry
 
 REGION = "us-east-1"
@@ -103,16 +104,7 @@ def isolate_environment(endpoint: str, scratch: str) -> None:
 
 
 def register_task_definition() -> None:
-    boto3.client("ecs", region_name=REGION).register_task_definition(
-        family="app-batch",
-        taskRoleArn=f"arn:aws:iam::{ACCOUNT}:role/app-task",
-        executionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/app-execution",
-        containerDefinitions=[{"name": "app", "image": "app:1", "essential": True}],
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="256",
-        memory="512",
-    )
+    seed_task_definition(boto3.client("ecs", region_name=REGION))
 
 
 def row(phase: str, seconds: float, counter: CallCounter, jobs: int) -> str:

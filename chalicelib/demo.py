@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.table import Table
 
+from .aws.clients import ClientFactory
 from .cli import main as jobctl
 from .compile.compiler import compile_registry
+from .local.seed import register_task_definition
 from .registry.loader import load_registry
 
 REGISTRY = "jobs.yaml"
@@ -56,7 +58,6 @@ def _deploy(console: Console) -> None:
     import os
     import socket
 
-    import boto3
     from moto.server import ThreadedMotoServer
 
     with socket.socket() as probe:
@@ -74,12 +75,7 @@ def _deploy(console: Console) -> None:
             AWS_SECRET_ACCESS_KEY="demo",
         )
         os.environ.pop("AWS_PROFILE", None)
-        boto3.client("ecs", region_name="ap-northeast-1").register_task_definition(
-            family="app-batch",
-            taskRoleArn="arn:aws:iam::123456789012:role/app-task",
-            executionRoleArn="arn:aws:iam::123456789012:role/app-exec",
-            containerDefinitions=[{"name": "app", "image": "app:latest", "memory": 512}],
-        )
+        register_task_definition(ClientFactory(region="ap-northeast-1").client("ecs"))
         _step(
             console,
             "what production would get (moto on localhost)",

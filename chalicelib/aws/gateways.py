@@ -85,8 +85,21 @@ class Gateway:
         region = self.context.region if regional else ""
         return f"arn:{self.context.partition}:{service}:{region}:{self.context.account}:{resource}"
 
+    @property
+    def client(self) -> Any:
+        raise NotImplementedError
+
     def discover(self) -> list[str]:
         return []
+
+    def _sync_tags_by_arn(self, old: Resource, new: Resource, arn_key: str = "ResourceArn") -> None:
+        """Tags for services whose TagResource/UntagResource take an ARN, Tags and TagKeys."""
+        _sync_tags(
+            old,
+            new,
+            lambda tags: self.client.tag_resource(**{arn_key: old.arn, "Tags": tag_list(tags)}),
+            lambda keys: self.client.untag_resource(**{arn_key: old.arn, "TagKeys": keys}),
+        )
 
     def read(self, name: str) -> Resource | None:
         raise NotImplementedError
@@ -179,12 +192,7 @@ class TableGateway(Gateway):
             )
         if old.spec["ttl"] != new.spec["ttl"] and new.spec["ttl"]:
             self._enable_ttl(new.name, new.spec["ttl"])
-        _sync_tags(
-            old,
-            new,
-            lambda tags: self.client.tag_resource(ResourceArn=old.arn, Tags=tag_list(tags)),
-            lambda keys: self.client.untag_resource(ResourceArn=old.arn, TagKeys=keys),
-        )
+        self._sync_tags_by_arn(old, new)
 
     def delete(self, resource: Resource) -> None:
         _read(lambda: self.client.delete_table(TableName=resource.name))
@@ -227,12 +235,7 @@ class TopicGateway(Gateway):
         self.client.create_topic(Name=resource.name, Tags=tag_list(resource.tags))
 
     def update(self, old: Resource, new: Resource) -> None:
-        _sync_tags(
-            old,
-            new,
-            lambda tags: self.client.tag_resource(ResourceArn=old.arn, Tags=tag_list(tags)),
-            lambda keys: self.client.untag_resource(ResourceArn=old.arn, TagKeys=keys),
-        )
+        self._sync_tags_by_arn(old, new)
 
     def delete(self, resource: Resource) -> None:
         self.client.delete_topic(TopicArn=resource.arn or self.arn("sns", resource.name))
@@ -499,12 +502,7 @@ class RuleGateway(Gateway):
             stale = {t["Id"] for t in old.spec["Targets"]} - {t["Id"] for t in new.spec["Targets"]}
             if stale:
                 self.client.remove_targets(Rule=new.name, Ids=sorted(stale))
-        _sync_tags(
-            old,
-            new,
-            lambda tags: self.client.tag_resource(ResourceARN=old.arn, Tags=tag_list(tags)),
-            lambda keys: self.client.untag_resource(ResourceARN=old.arn, TagKeys=keys),
-        )
+        self._sync_tags_by_arn(old, new, arn_key="ResourceARN")
 
     def delete(self, resource: Resource) -> None:
         targets = [t["Id"] for t in resource.spec.get("Targets", [])]
@@ -543,12 +541,7 @@ class ScheduleGroupGateway(Gateway):
                 raise
 
     def update(self, old: Resource, new: Resource) -> None:
-        _sync_tags(
-            old,
-            new,
-            lambda tags: self.client.tag_resource(ResourceArn=old.arn, Tags=tag_list(tags)),
-            lambda keys: self.client.untag_resource(ResourceArn=old.arn, TagKeys=keys),
-        )
+        self._sync_tags_by_arn(old, new)
 
     def delete(self, resource: Resource) -> None:
         _read(lambda: self.client.delete_schedule_group(Name=resource.name))

@@ -13,6 +13,7 @@ from moto import mock_aws
 from chalicelib.aws.clients import ClientFactory
 from chalicelib.cli import main
 from chalicelib.deploy.service import DeployService
+from chalicelib.local.seed import register_task_definition
 from chalicelib.registry.loader import load_registry
 from tests.support.registries import BASE
 
@@ -56,14 +57,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
-        boto3.client("ecs").register_task_definition(
-            family="app-batch",
-            taskRoleArn="arn:aws:iam::123456789012:role/app-task",
-            executionRoleArn="arn:aws:iam::123456789012:role/app-exec",
-            containerDefinitions=[
-                {"name": "app", "image": "app:1", "essential": True, "memory": 512}
-            ],
-        )
+        register_task_definition(boto3.client("ecs"))
         yield
 
 
@@ -271,3 +265,25 @@ def test_logging_and_tracing_are_deployed_and_stable(aws: None, registry_file: P
     assert ("delete", "log-group", "/aws/vendedlogs/states/jobctl/demo-prod") in deploy(
         registry_file, destroy=True
     )[0]
+
+
+def test_changing_tags_updates_only_the_jobs_taggable_resources(
+    aws: None, registry_file: Path
+) -> None:
+    deploy(registry_file)
+    edit(registry_file, "command: [bin/sync]", "command: [bin/sync]\n    tags: {team: data}")
+    done, _ = deploy(registry_file)
+    assert {(k, n) for _, k, n in done} == {
+        ("job-role", "demo-prod-sync-sfn"),
+        ("state-machine", "demo-prod-sync"),
+        ("rule", "demo-prod-sync"),
+    }
+    events = boto3.client("events")
+    arn = events.describe_rule(Name="demo-prod-sync")["Arn"]
+    assert {"Key": "team", "Value": "data"} in events.list_tags_for_resource(ResourceARN=arn)[
+        "Tags"
+    ]
+    edit(registry_file, "    tags: {team: data}", "")
+    deploy(registry_file)
+    assert "team" not in {t["Key"] for t in events.list_tags_for_resource(ResourceARN=arn)["Tags"]}
+    assert deploy(registry_file)[0] == []

@@ -35,6 +35,7 @@ from chalicelib.aws.clients import ClientFactory
 from chalicelib.cli import main
 from chalicelib.deploy import commands
 from chalicelib.deploy.service import DeployService
+from chalicelib.local.seed import register_task_definition as seed_task_definition
 from chalicelib.registry.loader import parse_registry
 from tests.support.registries import BASE
 
@@ -128,16 +129,7 @@ def registry_file(tmp_path: Path) -> Path:
 
 
 def register_task_definition() -> None:
-    boto3.client("ecs", region_name=REGION).register_task_definition(
-        family="app-batch",
-        taskRoleArn=f"arn:aws:iam::{ACCOUNT}:role/app-task",
-        executionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/app-execution",
-        containerDefinitions=[{"name": "app", "image": "app:1", "essential": True}],
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="256",
-        memory="512",
-    )
+    seed_task_definition(boto3.client("ecs", region_name=REGION))
 
 
 # --- instrumentation ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from moto.server import ThreadedMotoServer
 from chalicelib.cli import main
 from chalicelib.compile.arns import fill_placeholders
 from chalicelib.compile.compiler import CompiledJob, compile_job
+from chalicelib.local.seed import register_task_definition
 from chalicelib.registry.loader import parse_registry
 from tests.support.registries import BASE
 
@@ -108,16 +109,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
             opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
             opener.open(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
             env.setenv("AWS_ENDPOINT_URL", endpoint)
-            client("ecs").register_task_definition(
-                family="app-batch",
-                taskRoleArn=f"arn:aws:iam::{ACCOUNT}:role/app-task",
-                executionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/app-execution",
-                containerDefinitions=[{"name": "app", "image": "app:1", "essential": True}],
-                requiresCompatibilities=["FARGATE"],
-                networkMode="awsvpc",
-                cpu="256",
-                memory="512",
-            )
+            register_task_definition(client("ecs"))
             path = tmp / "jobs.yaml"
             path.write_text(REGISTRY, encoding="utf-8")
             code, out, err = run_cli("apply", "-f", str(path), "--env", ENV, "--yes")

@@ -1,0 +1,1 @@
+"""The local platform: jobctl on moto, with no AWS account."""
