@@ -396,13 +396,9 @@ class _Builder:
         arguments: Json = {
             "Cluster": job.cluster,
             "TaskDefinition": job.task_definition,
+            # The task group names the job; StartedBy is Step Functions' own for .sync.
             "Group": f"jobctl:{job.name}",
-            "StartedBy": "jobctl",
             "PropagateTags": "TASK_DEFINITION",
-            "Tags": [
-                {"Key": "jobctl:job", "Value": job.name},
-                {"Key": "jobctl:run", "Value": _expr("$run_id")},
-            ],
             "Overrides": self.overrides(),
         }
         if job.capacity_provider_strategy:

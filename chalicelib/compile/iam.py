@@ -50,13 +50,6 @@ def execution_policy(job: ResolvedJob) -> Policy:
             "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}},
         },
         {
-            "Sid": "TagTasksAtLaunch",
-            "Effect": "Allow",
-            "Action": "ecs:TagResource",
-            "Resource": tasks_arn,
-            "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
-        },
-        {
             # The rule Step Functions manages to learn when a .sync task stops.
             "Sid": "SyncTaskEventsRule",
             "Effect": "Allow",
