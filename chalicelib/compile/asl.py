@@ -490,8 +490,8 @@ class _Builder:
                 "( $given := $parameters;"
                 f" $values := $merge([{json.dumps(defaults)}, $sift($given, function($v, $k)"
                 f" {{ $k in {json.dumps(declared)} }})]);"
-                f" $append({json.dumps(static)}, $keys($values).{{ 'Name': $, 'Value':"
-                f" $string($lookup($values, $)) }}) )"
+                f" $append({json.dumps(static)}, $each($values, function($v, $k)"
+                f" {{ {{ 'Name': $k, 'Value': $string($v) }} }})) )"
             )
         elif static:
             container["Environment"] = static

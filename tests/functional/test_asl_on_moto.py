@@ -17,8 +17,8 @@ from moto import mock_aws
 
 from chalicelib.compile.arns import fill_placeholders
 from chalicelib.compile.compiler import compile_job
+from chalicelib.local import moto_runtime
 from chalicelib.registry.loader import parse_registry
-from tests.support import moto_jsonata
 from tests.support.registries import BASE
 
 REGION = "us-east-1"
@@ -92,7 +92,8 @@ class Lab:
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    moto_jsonata.install()
+    moto_runtime.install()
+    moto_runtime.set_time_speed(0.001)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         yield Lab()
 
