@@ -163,6 +163,7 @@ def test_every_variable_is_initialised_at_start(item: CompiledJob) -> None:
         "sift",
         "append",
         "keys",
+        "each",
         "lookup",
         "number",
         "type",
