@@ -25,6 +25,9 @@ fixes each, and tests/functional/test_moto_runtime.py fails loudly if moto chang
    both (capacity, throttling).
 6. Retry intervals and task timeouts run in real time. `set_time_speed(factor)` scales both
    (tests), without touching the compiled definitions.
+8. `aws-sdk:*` integrations do not normalise either, which only works for services whose API
+   is already PascalCase (DynamoDB): `aws-sdk:sfn:stopExecution` (concurrency: replace)
+   fails with KeyError 'ExecutionArn'. Fixed with the same converters as 2.
 7. RunTask with awsvpc networking crashes (`'NetworkInterface' object has no attribute
    'private_dns_name'`) unless the VPC has DNS hostnames enabled. Fixed with a None default.
 Not a defect: `start_execution` without a name gives every execution the same ARN; jobctl
@@ -233,20 +236,24 @@ def _install_ecs() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_callback as callback_module,
     )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_ecs import (
         StateTaskServiceEcs,
     )
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
     from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 
-    ecs_model = botocore.session.get_session().get_service_model("ecs")
+    session = botocore.session.get_session()
     details: Any = EventDetails  # a TypedDict of every event kind; one key is enough
     # .sync polls DescribeTasks every 0.5 s; the double decides at once, so poll faster.
     setattr(callback_module, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", 0.05)  # noqa: B010 (patching a Final)
 
-    def operation(name: str | None, default: str) -> Any:
-        snake = name or default
-        return ecs_model.operation_model("".join(part.title() for part in snake.split("_")))
+    def operation(self: Any, service: str | None, action: str | None) -> Any:
+        model = session.get_service_model(self._get_boto_service_name(service))
+        snake = self._get_boto_service_action(action)
+        return model.operation_model("".join(part.title() for part in snake.split("_")))
 
     def normalise_parameters(
         self: Any,
@@ -254,7 +261,7 @@ def _install_ecs() -> None:
         boto_service_name: str | None = None,
         service_action_name: str | None = None,
     ) -> None:
-        shape = operation(service_action_name, self._get_boto_service_action()).input_shape
+        shape = operation(self, boto_service_name, service_action_name).input_shape
         if shape is not None:
             self._to_boto_request(parameters, shape)
 
@@ -264,7 +271,7 @@ def _install_ecs() -> None:
         boto_service_name: str | None = None,
         service_action_name: str | None = None,
     ) -> None:
-        shape = operation(service_action_name, self._get_boto_service_action()).output_shape
+        shape = operation(self, boto_service_name, service_action_name).output_shape
         if shape is not None:
             self._from_boto_response(response, shape)
 
@@ -396,15 +403,15 @@ def _install_ecs() -> None:
         env.callback_pool_manager.add(token)
         try:
             original_integration_pattern(self, env, *args, **kwargs)
-        except BaseException:
-            # Like AWS on timeout or abort: stop a task that is still running.
+        finally:
+            # Like AWS on timeout or abort (best-effort StopTask): a task whose attempt
+            # ended without the task exiting is stopped.
             task = getattr(env, "_jobctl_task", None)
             if task is not None and ecs_double._exit_of(task[2]) is None:
                 ecs_double.finish(task[2], None, "Task stopped by Step Functions")
                 task[0].stop_task(
                     cluster=task[1], task=task[2], reason="Task stopped by Step Functions"
                 )
-            raise
 
     original_from_error = StateTaskServiceEcs._from_error
     original_integration_pattern = StateTaskServiceEcs._eval_integration_pattern
@@ -418,6 +425,8 @@ def _install_ecs() -> None:
     }
     for name, function in patches.items():
         setattr(StateTaskServiceEcs, name, function)
+    for name in ("_normalise_parameters", "_normalise_response"):
+        setattr(StateTaskServiceAwsSdk, name, patches[name])
 
 
 def _pascal_overrides(overrides: dict[str, Any]) -> dict[str, Any]:

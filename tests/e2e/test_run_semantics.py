@@ -1,0 +1,147 @@
+"""The run protocol, proven by executing the deployed state machines on moto."""
+
+from __future__ import annotations
+
+import time
+
+from chalicelib.local.moto_runtime import TaskExit, ecs_double
+
+from .conftest import Platform
+
+
+def test_success(platform: Platform) -> None:
+    ecs_double.script("ok", 0)
+    ended = platform.run("ok", "ok-1")
+    assert ended["status"] == "SUCCEEDED"
+    record = platform.record("ok", "ok-1")
+    assert (record["status"], record["exit_code"], record["attempts"]) == ("SUCCEEDED", 0, 1)
+    assert record["task_arn"].startswith("arn:aws:ecs:")
+    assert ecs_double.started[0].command() == ["bin/ok"]
+    assert platform.alerts() == []
+
+
+def test_exit_1_then_success_on_retry(platform: Platform) -> None:
+    ecs_double.script("flaky", 1, 0)
+    assert platform.run("flaky", "flaky-1")["status"] == "SUCCEEDED"
+    record = platform.record("flaky", "flaky-1")
+    assert (record["status"], record["attempts"]) == ("SUCCEEDED", 2)
+    assert len(ecs_double.started) == 2
+    assert platform.alerts() == []
+
+
+def test_failing_every_time_alerts_once_with_exit_code(platform: Platform) -> None:
+    ecs_double.script(
+        "broken", 1, 1, TaskExit(3, "OutOfMemoryError: Container killed due to memory usage")
+    )
+    ended = platform.run("broken", "broken-1")
+    assert (ended["status"], ended["error"]) == ("FAILED", "Job.Failed")
+    record = platform.record("broken", "broken-1")
+    assert (record["status"], record["attempts"], record["exit_code"]) == ("FAILED", 3, 3)
+    assert record["stopped_reason"] == "OutOfMemoryError: Container killed due to memory usage"
+    assert record["error"] == "States.TaskFailed"
+    (alert,) = platform.alerts()
+    context = alert["metadata"]["additionalContext"]
+    assert (context["event"], context["status"], context["exit_code"]) == ("failure", "FAILED", "3")
+    assert context["attempts"] == "3" and context["run_id"] == "broken-1"
+    assert "exit code 3" in alert["content"]["description"]
+    assert platform.meta("broken")["last_status"] == "FAILED"
+
+
+def test_recovery_after_failure_sends_one_recovery_message(platform: Platform) -> None:
+    ecs_double.script("broken", 1, 1, 1, 0)
+    platform.run("broken", "broken-1")
+    platform.run("broken", "broken-2")
+    kinds = [alert["metadata"]["additionalContext"]["event"] for alert in platform.alerts()]
+    assert sorted(kinds) == ["failure", "recovery"]
+    ecs_double.script("broken", 0)
+    platform.run("broken", "broken-3")
+    assert platform.alerts() == [], "a success after a success is not news"
+
+
+def test_capacity_failures_use_the_capacity_policy_not_the_job_retries(platform: Platform) -> None:
+    ecs_double.fail_run_task("capacity", times=2)
+    ecs_double.fail_run_task("throttle", times=1)
+    ecs_double.script("capacity", 0)
+    ended = platform.run("capacity", "cap-1")
+    assert ended["status"] == "SUCCEEDED", "retries: 0 for the job, yet no-capacity was retried"
+    errors = [
+        e["taskFailedEventDetails"]["error"]
+        for e in platform.events(ended["executionArn"])
+        if e["type"] == "TaskFailed"
+    ]
+    assert errors == ["AmazonECS.Unknown", "AmazonECS.Unknown", "ECS.AmazonECSException"]
+    assert platform.record("capacity", "cap-1")["status"] == "SUCCEEDED"
+
+
+def test_job_failure_is_not_retried_by_the_capacity_policy(platform: Platform) -> None:
+    ecs_double.script("capacity", 1)
+    assert platform.run("capacity", "cap-2")["status"] == "FAILED"
+    assert len(ecs_double.started) == 1, "retries: 0 means one run"
+
+
+def test_timeout_is_timed_out_with_an_alert_and_the_task_stopped(platform: Platform) -> None:
+    ended = platform.run("slow", "slow-1")  # no scripted exit: the task never finishes
+    assert (ended["status"], ended["error"]) == ("FAILED", "Job.TimedOut")
+    assert platform.record("slow", "slow-1")["status"] == "TIMED_OUT"
+    (alert,) = platform.alerts()
+    assert alert["metadata"]["additionalContext"]["status"] == "TIMED_OUT"
+    assert ecs_double.running() == [], "a timed-out task is stopped"
+
+
+def test_same_scheduled_event_twice_runs_once(platform: Platform) -> None:
+    ecs_double.script("ok", 0, 0)
+    event = {
+        "trigger": "schedule",
+        "scheduled_time": time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime()),
+        "event_id": "e-1",
+    }
+    platform.run("ok", "first", event)
+    second = platform.run("ok", "second", event)
+    assert second["status"] == "SUCCEEDED"
+    record = platform.record("ok", "second")
+    assert (record["status"], record["reason"]) == ("SKIPPED", "duplicate")
+    assert len(ecs_double.started) == 1
+
+
+def test_forbid_skips_a_second_start_while_one_runs(platform: Platform) -> None:
+    first = platform.start("single", "single-1")
+    (task,) = ecs_double.wait_started(1)
+    platform.run("single", "single-2")
+    record = platform.record("single", "single-2")
+    assert (record["status"], record["reason"]) == ("SKIPPED", "concurrent")
+    ecs_double.finish(task.task_arn, 0)
+    assert platform.wait(first)["status"] == "SUCCEEDED"
+    assert "lock_holder" not in platform.meta("single")
+
+
+def test_replace_stops_the_running_execution(platform: Platform) -> None:
+    first = platform.start("replacer", "replacer-1")
+    ecs_double.wait_started(1)
+    second = platform.start("replacer", "replacer-2")
+    assert platform.wait(first)["status"] == "ABORTED"
+    tasks = ecs_double.wait_started(2)
+    assert tasks[0].task_arn not in {t.task_arn for t in ecs_double.running()}, (
+        "the old task is stopped"
+    )
+    ecs_double.finish(tasks[1].task_arn, 0)
+    assert platform.wait(second)["status"] == "SUCCEEDED"
+    assert platform.record("replacer", "replacer-2")["status"] == "SUCCEEDED"
+
+
+def test_start_later_than_starting_deadline_is_skipped(platform: Platform) -> None:
+    platform.run(
+        "deadline", "late-1", {"trigger": "schedule", "scheduled_time": "2020-01-01T08:00:00Z"}
+    )
+    record = platform.record("deadline", "late-1")
+    assert (record["status"], record["reason"]) == ("SKIPPED", "late")
+    assert ecs_double.started == []
+
+
+def test_manual_parameters_reach_the_container_environment_and_nothing_else(
+    platform: Platform,
+) -> None:
+    ecs_double.script("params", 0)
+    payload = {"trigger": "manual", "parameters": {"DAY": "2026-11-20", "LD_PRELOAD": "/evil.so"}}
+    assert platform.run("params", "params-1", payload)["status"] == "SUCCEEDED"
+    environment = ecs_double.started[0].environment("app")
+    assert environment == {"MODE": "nightly", "DAY": "2026-11-20", "LEVEL": "low"}
