@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/compile_bench.py
 	$(BIN)/python benchmarks/schedule_bench.py
 	$(BIN)/python benchmarks/deploy_bench.py
+	$(BIN)/python benchmarks/transitions_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

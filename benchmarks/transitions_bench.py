@@ -1,0 +1,93 @@
+"""State transitions per run: what a run costs on Step Functions Standard ($0.025 / 1,000).
+
+Run: `.venv/bin/python benchmarks/transitions_bench.py` (also in `make bench`). Deploys the
+e2e registry into moto with jobctl's apply, executes runs of each kind with the ECS double,
+and counts billed transitions from each execution's history: every state entered, plus
+every retry attempt.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from moto import mock_aws
+
+from chalicelib.local import moto_runtime
+from chalicelib.local.moto_runtime import ecs_double
+from tests.e2e.conftest import REGION, Platform
+
+PRICE_PER_TRANSITION = 0.025 / 1000
+
+
+def transitions(platform: Platform, arn: str) -> tuple[int, list[str]]:
+    """States entered plus retry attempts (AWS bills each retry as a transition)."""
+    events = platform.events(arn)
+    entered = [
+        e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")
+    ]
+    attempts = sum(1 for e in events if e["type"] == "TaskScheduled")
+    tasks_entered = sum(1 for e in events if e["type"] == "TaskStateEntered")
+    return len(entered) + attempts - tasks_entered, entered
+
+
+def main() -> None:
+    os.environ.update(
+        AWS_DEFAULT_REGION=REGION, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench"
+    )
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_REGION"):
+        os.environ.pop(name, None)
+    moto_runtime.install()
+    moto_runtime.set_time_speed(0.001)
+    scheduled = time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime())
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        platform = Platform()
+        cases = []
+        ecs_double.script("ok", 0)
+        cases.append(
+            (
+                "success",
+                platform.run("ok", "success", {"trigger": "schedule", "scheduled_time": scheduled}),
+            )
+        )
+        ecs_double.script("flaky", 1, 0)
+        cases.append(("success after 1 retry", platform.run("flaky", "retried")))
+        ecs_double.script("broken", 1, 1, 1)
+        cases.append(("failure, 2 retries, alert", platform.run("broken", "failed")))
+        ecs_double.script("broken", 0)
+        cases.append(
+            ("success after failure (recovery alert)", platform.run("broken", "recovered"))
+        )
+        cases.append(
+            (
+                "skip: duplicate delivery",
+                platform.run(
+                    "ok", "duplicate", {"trigger": "schedule", "scheduled_time": scheduled}
+                ),
+            )
+        )
+        cases.append(
+            (
+                "skip: late start",
+                platform.run(
+                    "deadline",
+                    "late",
+                    {"trigger": "schedule", "scheduled_time": "2020-01-01T08:00:00Z"},
+                ),
+            )
+        )
+        print(f"{'run':<42} {'transitions':>11} {'$ per 1M runs':>14}  states")
+        for label, ended in cases:
+            count, names = transitions(platform, ended["executionArn"])
+            print(
+                f"{label:<42} {count:>11} {count * PRICE_PER_TRANSITION * 1e6:>14.2f}  {' > '.join(names)}"
+            )
+        platform.stop_all()
+
+
+if __name__ == "__main__":
+    main()
