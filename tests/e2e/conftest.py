@@ -9,6 +9,7 @@ running so no interpreter thread outlives its test.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -164,4 +165,20 @@ def platform(monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
         finally:
             lab.stop_all()
             ecs_double.reset()
+            leftover = interpreter_threads(wait=5.0)
     moto_runtime.set_time_speed(1.0)
+    assert leftover == [], f"execution threads outlived the test: {leftover}"
+
+
+def interpreter_threads(wait: float) -> list[str]:
+    """moto's execution and .sync waiter threads still alive after `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        alive = [
+            t.name
+            for t in threading.enumerate()
+            if "_execution_logic" in t.name or t.name.startswith("WaitForTaskToken")
+        ]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.02)

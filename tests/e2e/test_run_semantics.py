@@ -145,3 +145,23 @@ def test_manual_parameters_reach_the_container_environment_and_nothing_else(
     assert platform.run("params", "params-1", payload)["status"] == "SUCCEEDED"
     environment = ecs_double.started[0].environment("app")
     assert environment == {"MODE": "nightly", "DAY": "2026-11-20", "LEVEL": "low"}
+
+
+def test_aborted_execution_is_recorded_aborted_and_frees_the_lock(platform: Platform) -> None:
+    from chalicelib.history.recorder import ExecutionChange, Recorder
+    from chalicelib.history.store import RunStore
+
+    running = platform.start("single", "single-1")
+    ecs_double.wait_started(1)
+    assert platform.meta("single")["lock_holder"] == running
+    platform.sfn.stop_execution(executionArn=running, cause="operator stopped it")
+    assert platform.wait(running)["status"] == "ABORTED"
+    # moto emits no status-change events: feed the recorder what EventBridge would deliver.
+    recorder = Recorder(RunStore(platform.ddb, "e2e-history"), "e2e")
+    change = ExecutionChange.from_description(platform.sfn.describe_execution(executionArn=running))
+    assert recorder.record(change) == "finished"
+    assert platform.record("single", "single-1")["status"] == "ABORTED"
+    assert "lock_holder" not in platform.meta("single")
+    assert ecs_double.running() == [], "the task was stopped with the execution"
+    ecs_double.script("single", 0)
+    assert platform.run("single", "single-2")["status"] == "SUCCEEDED", "the lock is free"

@@ -1,0 +1,1 @@
+"""Run history: the DynamoDB run store, the status-change recorder and the reconciler."""

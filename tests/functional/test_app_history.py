@@ -1,0 +1,83 @@
+"""The Lambda handlers, invoked through chalice.test.Client on moto."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+import app as lambda_app
+from chalicelib.aws.clients import AwsContext, ClientFactory
+from chalicelib.aws.gateways import TableGateway
+from chalicelib.deploy.desired import shared_resources
+from chalicelib.history.store import RunStore
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "JOBCTL_HISTORY_TABLE": "lab-history",
+        "JOBCTL_PREFIX": "lab",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(lambda_app, "_history", None)
+    with mock_aws():
+        context = AwsContext("123456789012", REGION, "aws")
+        table = next(
+            r for r in shared_resources("lab", None, context.placeholders()) if r.kind == "table"
+        )
+        TableGateway(ClientFactory(), context, "lab").create(table)
+        with Client(lambda_app.app) as test_client:
+            yield test_client
+
+
+def status_event(client: Client, status: str) -> dict:
+    return client.events.generate_cw_event(
+        source="aws.states",
+        detail_type="Step Functions Execution Status Change",
+        detail={
+            "executionArn": "arn:aws:states:us-east-1:123456789012:execution:lab-report:r1",
+            "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:lab-report",
+            "name": "r1",
+            "status": status,
+            "startDate": 1795000000000,
+            "stopDate": None if status == "RUNNING" else 1795000060000,
+            "input": "{}",
+        },
+        resources=[],
+    )
+
+
+def test_status_change_events_are_recorded(client: Client) -> None:
+    assert client.lambda_.invoke(
+        "record_execution_status", status_event(client, "RUNNING")
+    ).payload == {"result": "created"}
+    assert client.lambda_.invoke(
+        "record_execution_status", status_event(client, "ABORTED")
+    ).payload == {"result": "finished"}
+    run = RunStore(boto3.client("dynamodb", region_name=REGION), "lab-history").get("report", "r1")
+    assert run is not None and run["status"] == "ABORTED"
+
+
+def test_a_malformed_event_is_dropped_not_retried(client: Client) -> None:
+    event = client.events.generate_cw_event(
+        source="aws.states", detail_type="Something Else", detail={}, resources=[]
+    )
+    assert client.lambda_.invoke("record_execution_status", event).payload == {"result": "rejected"}
+
+
+def test_reconciler_runs_on_schedule(client: Client) -> None:
+    event = client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+    )
+    assert client.lambda_.invoke("reconcile_history", event).payload == {"repaired": 0}
