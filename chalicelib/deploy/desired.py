@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..aws.clients import AwsContext
@@ -27,12 +28,22 @@ HISTORY_INDEXES = {"by_job": ["job", "job_time"], "by_status": ["status", "statu
 HISTORY_TTL = "expires_at"
 LOG_RETENTION_DAYS = 30
 
-# task definition -> (task role ARN, execution role ARN); either may be None.
-TaskRoles = Callable[[str], tuple[str | None, str | None]]
+
+@dataclass(frozen=True)
+class TaskDefinitionInfo:
+    """What deploy reads from a job's ECS task definition (jobs.yaml does not repeat it)."""
+
+    task_role: str | None = None
+    execution_role: str | None = None
+    # container -> its awslogs settings {"group", "stream_prefix", "region"}
+    logs: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+TaskInfo = Callable[[str], TaskDefinitionInfo]
 
 
 def desired_resources(
-    registry: Registry, env: str | None, context: AwsContext, task_roles: TaskRoles
+    registry: Registry, env: str | None, context: AwsContext, task_info: TaskInfo
 ) -> list[Resource]:
     project = registry.project
     values = context.placeholders()
@@ -48,7 +59,7 @@ def desired_resources(
             )
         )
     for job in jobs:
-        resources.extend(job_resources(compile_job(job), values, task_roles))
+        resources.extend(job_resources(compile_job(job), values, task_info(job.task_definition)))
     return resources
 
 
@@ -78,7 +89,7 @@ def shared_resources(project: str, env: str | None, values: dict[str, str]) -> l
 
 
 def job_resources(
-    compiled: CompiledJob, values: dict[str, str], task_roles: TaskRoles
+    compiled: CompiledJob, values: dict[str, str], task: TaskDefinitionInfo
 ) -> list[Resource]:
     job = compiled.job
     names = compiled.names
@@ -91,7 +102,7 @@ def job_resources(
             {
                 "path": ROLE_PATH,
                 "trust": fill_placeholders(compiled.trust_policy, values),
-                "policy": _execution_policy(compiled, values, task_roles),
+                "policy": _execution_policy(compiled, values, task),
             },
             tags,
             job=job.name,
@@ -110,7 +121,7 @@ def job_resources(
             job=job.name,
         ),
         _trigger(compiled, values),
-        Resource("job-meta", job.name, {"config": job_config(job, values)}, job=job.name),
+        Resource("job-meta", job.name, {"config": job_config(job, values, task)}, job=job.name),
     ]
     return resources
 
@@ -130,10 +141,9 @@ def _logging(job: ResolvedJob, values: dict[str, str]) -> dict[str, Any]:
 
 
 def _execution_policy(
-    compiled: CompiledJob, values: dict[str, str], task_roles: TaskRoles
+    compiled: CompiledJob, values: dict[str, str], task: TaskDefinitionInfo
 ) -> dict[str, Any]:
-    task_role, execution_role = task_roles(compiled.job.task_definition)
-    roles = {TASK_ROLE: task_role, TASK_EXECUTION_ROLE: execution_role}
+    roles = {TASK_ROLE: task.task_role, TASK_EXECUTION_ROLE: task.execution_role}
     policy = fill_placeholders(
         _without_unknown_roles(compiled.policy, roles),
         {**values, **{k.strip("${}"): v for k, v in roles.items() if v}},
@@ -176,7 +186,9 @@ def _trigger(compiled: CompiledJob, values: dict[str, str]) -> Resource:
     return Resource("rule", trigger["Name"], spec, tags, job=job.name)
 
 
-def job_config(job: ResolvedJob, values: dict[str, str]) -> dict[str, Any]:
+def job_config(
+    job: ResolvedJob, values: dict[str, str], task: TaskDefinitionInfo | None = None
+) -> dict[str, Any]:
     """What the operator API needs to know about a job (it never reads jobs.yaml)."""
     names = job_names(job.project, job.env, job.name)
     config = {
@@ -204,6 +216,8 @@ def job_config(job: ResolvedJob, values: dict[str, str]) -> dict[str, Any]:
         "container": job.container,
         "state_machine_arn": fill_placeholders(state_machine_arn(names.state_machine), values),
         "trigger": "schedule" if job.uses_scheduler else "rule",
+        # Where the job's container logs go (for log links); None without awslogs.
+        "logs": (task.logs.get(job.container) if task else None),
     }
     # The same JSON shape DynamoDB gives back (tuples become lists), so plans compare equal.
     return json.loads(json.dumps(config))  # type: ignore[no-any-return]

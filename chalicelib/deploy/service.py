@@ -27,7 +27,7 @@ from ..aws.gateways import (
 from ..compile.naming import prefix, shared_names
 from ..registry.loader import Registry
 from .apply import ApplyResult, apply_plan
-from .desired import desired_resources
+from .desired import TaskDefinitionInfo, desired_resources
 from .plan import Action, Plan, compute_plan
 
 
@@ -79,11 +79,11 @@ class DeployService:
         ]
         return {gateway.kind: gateway for gateway in gateways}
 
-    def task_roles(self) -> Callable[[str], tuple[str | None, str | None]]:
+    def task_info(self) -> Callable[[str], TaskDefinitionInfo]:
         ecs = self.factory.client("ecs")
 
         @cache
-        def lookup(task_definition: str) -> tuple[str | None, str | None]:
+        def lookup(task_definition: str) -> TaskDefinitionInfo:
             try:
                 found = ecs.describe_task_definition(taskDefinition=task_definition)
             except Exception as exc:
@@ -92,7 +92,19 @@ class DeployService:
                     f"{describe_error(exc)} (register it before deploying jobs that use it)"
                 ) from None
             definition = found["taskDefinition"]
-            return definition.get("taskRoleArn"), definition.get("executionRoleArn")
+            logs = {}
+            for container in definition.get("containerDefinitions", []):
+                config = container.get("logConfiguration") or {}
+                options = config.get("options") or {}
+                if config.get("logDriver") == "awslogs" and "awslogs-group" in options:
+                    logs[container["name"]] = {
+                        "group": options["awslogs-group"],
+                        "stream_prefix": options.get("awslogs-stream-prefix", ""),
+                        "region": options.get("awslogs-region", self.context.region),
+                    }
+            return TaskDefinitionInfo(
+                definition.get("taskRoleArn"), definition.get("executionRoleArn"), logs
+            )
 
         return lookup
 
@@ -100,7 +112,7 @@ class DeployService:
         desired = (
             []
             if destroy
-            else desired_resources(self.registry, self.env, self.context, self.task_roles())
+            else desired_resources(self.registry, self.env, self.context, self.task_info())
         )
         return compute_plan(
             desired,

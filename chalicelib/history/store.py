@@ -16,6 +16,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .links import with_links
+
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "SKIPPED")
 
 
@@ -69,6 +71,14 @@ class RunStore:
             TableName=self.table, Key=self.run_key(job, run_id), ConsistentRead=True
         )
         return plain(found["Item"]) if "Item" in found else None
+
+    def describe(self, job: str, run_id: str) -> dict[str, Any] | None:
+        """A run with its console and log links (from the job's deployed config)."""
+        run = self.get(job, run_id)
+        if run is None:
+            return None
+        config = json.loads(self.meta(job).get("config") or "{}")
+        return with_links(run, config)
 
     def meta(self, job: str) -> dict[str, Any]:
         found = self.dynamodb.get_item(

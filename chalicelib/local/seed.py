@@ -13,15 +13,33 @@ LOCAL_ACCOUNT = "123456789012"
 
 
 def register_task_definition(
-    ecs: Any, *, family: str = "app-batch", container: str = "app", account: str = LOCAL_ACCOUNT
+    ecs: Any,
+    *,
+    family: str = "app-batch",
+    container: str = "app",
+    account: str = LOCAL_ACCOUNT,
 ) -> None:
-    """A minimal Fargate task definition with a task role and an execution role."""
+    """A minimal Fargate task definition with task and execution roles, logging to awslogs."""
+    region = ecs.meta.region_name
     ecs.register_task_definition(
         family=family,
         taskRoleArn=f"arn:aws:iam::{account}:role/{family}-task",
         executionRoleArn=f"arn:aws:iam::{account}:role/{family}-execution",
         containerDefinitions=[
-            {"name": container, "image": f"{family}:latest", "essential": True, "memory": 512}
+            {
+                "name": container,
+                "image": f"{family}:latest",
+                "essential": True,
+                "memory": 512,
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": f"/ecs/{family}",
+                        "awslogs-stream-prefix": family,
+                        "awslogs-region": region,
+                    },
+                },
+            }
         ],
         requiresCompatibilities=["FARGATE"],
         networkMode="awsvpc",

@@ -165,3 +165,18 @@ def test_aborted_execution_is_recorded_aborted_and_frees_the_lock(platform: Plat
     assert ecs_double.running() == [], "the task was stopped with the execution"
     ecs_double.script("single", 0)
     assert platform.run("single", "single-2")["status"] == "SUCCEEDED", "the lock is free"
+
+
+def test_a_run_links_to_its_execution_and_its_task_logs(platform: Platform) -> None:
+    from chalicelib.history.store import RunStore
+
+    ecs_double.script("ok", 0)
+    platform.run("ok", "linked")
+    run = RunStore(platform.ddb, "e2e-history").describe("ok", "linked")
+    assert run is not None
+    task_id = run["task_arn"].rsplit("/", 1)[-1]
+    assert run["log_url"] == (
+        "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1"
+        f"#logsV2:log-groups/log-group/$252Fecs$252Fapp-batch/log-events/app-batch$252Fapp$252F{task_id}"
+    )
+    assert run["console_url"].endswith("#/v2/executions/details/" + run["execution_arn"])

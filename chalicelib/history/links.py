@@ -1,0 +1,51 @@
+"""Console and log links for a run, derived when read (never stored, so never stale).
+
+Invariant: a link is built only from facts AWS holds (the execution ARN, the task ARN, the
+container's awslogs settings recorded at deploy); a missing fact gives no link, not a
+guess.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _console_path(text: str) -> str:
+    # The CloudWatch console encodes '/' inside log group and stream names as '$252F'.
+    return text.replace("/", "$252F")
+
+
+def console_url(execution_arn: str) -> str | None:
+    parts = execution_arn.split(":")
+    if len(parts) < 8 or parts[2] != "states":
+        return None
+    region = parts[3]
+    return (
+        f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+        f"#/v2/executions/details/{execution_arn}"
+    )
+
+
+def log_url(logs: dict[str, str] | None, container: str, task_arn: str | None) -> str | None:
+    """The CloudWatch Logs stream of `container` in task `task_arn` (awslogs naming)."""
+    if not logs or not task_arn or "/" not in task_arn:
+        return None
+    task_id = task_arn.rsplit("/", 1)[-1]
+    stream = (
+        f"{logs['stream_prefix']}/{container}/{task_id}" if logs.get("stream_prefix") else task_id
+    )
+    region = logs["region"]
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#logsV2:log-groups/log-group/{_console_path(logs['group'])}"
+        f"/log-events/{_console_path(stream)}"
+    )
+
+
+def with_links(run: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """`run` plus `console_url` and `log_url`, given the job's deployed config."""
+    return {
+        **run,
+        "console_url": console_url(run.get("execution_arn", "")),
+        "log_url": log_url(config.get("logs"), config.get("container", ""), run.get("task_arn")),
+    }
