@@ -283,6 +283,7 @@ class _Builder:
             "execution_arn": _sx("$execution"),
             "parameters": _sx("$string($parameters)"),
             "job_time": _sx("$started_at & '#' & $run_id"),
+            "expires_at": _nx(f"$floor($millis() / 1000) + {self.job.history_retention}"),
             "status_time": _sx(f"$started_at & '#{self.job.name}#' & $run_id"),
         }
 

@@ -22,6 +22,7 @@ from .checks import Problem, check_job
 from .diagnostics import Diagnostic, RegistryError, render_field
 from .errors import diagnostics_from, located
 from .models import (
+    DEFAULT_RETENTION,
     EnvironmentSpec,
     JobOverlaySpec,
     JobSpec,
@@ -86,7 +87,9 @@ class _Validator:
 
     def run(self, selected_env: str | None) -> Registry:
         data = self.document.data
-        self._validate_top(data)
+        top = self._validate_top(data)
+        history = top.history if top is not None else None
+        self.retention = (history.retention if history else None) or DEFAULT_RETENTION
         project = data.get("project") if isinstance(data.get("project"), str) else None
         defaults = self._section(SettingsSpec, data.get("defaults"), ("defaults",))
         environments = self._mapping_section(EnvironmentSpec, data, "environments")
@@ -125,10 +128,12 @@ class _Validator:
                         located(self.document, path, message, key=True, field_path=path[:-1])
                     )
 
-    def _validate_top(self, data: dict[str, Any]) -> None:
+    def _validate_top(self, data: dict[str, Any]) -> RegistrySpec | None:
         """Top-level keys, version, project, and job/environment names."""
         skeleton: dict[str, Any] = {key: None for key in data}
-        skeleton.update({key: data[key] for key in ("version", "project") if key in data})
+        skeleton.update(
+            {key: data[key] for key in ("version", "project", "history") if key in data}
+        )
         for section in ("jobs", "environments"):
             value = data.get(section)
             if isinstance(value, dict):
@@ -136,7 +141,7 @@ class _Validator:
             elif section in data:
                 skeleton[section] = value
         skeleton.pop("defaults", None)
-        self._validate(RegistrySpec, skeleton, ())
+        return self._validate(RegistrySpec, skeleton, ())  # type: ignore[no-any-return]
 
     # --- layer validation ---------------------------------------------------------------
 
@@ -227,7 +232,7 @@ class _Validator:
                 self._apply(merged, origin, layer, path)
         for field in ("environments", "account", "region"):
             merged.pop(field, None)
-        merged.update(name=name, project=project, env=env)
+        merged.update(name=name, project=project, env=env, history_retention=self.retention)
 
         layer_paths = self._layer_paths(env, name)
         stand_ins = {

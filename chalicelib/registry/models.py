@@ -250,9 +250,19 @@ class JobSpec(JobOverlaySpec):
     environments: dict[EnvName, JobOverlaySpec] | None = None
 
 
+class HistorySpec(StrictModel):
+    """How long run records are kept (DynamoDB TTL on `expires_at`)."""
+
+    retention: Annotated[Duration, _between(86400, 3650 * 86400, duration=True)] | None = None
+
+
+DEFAULT_RETENTION = 90 * 86400
+
+
 class RegistrySpec(StrictModel):
     version: Literal[1]
     project: ProjectName
+    history: HistorySpec | None = None
     defaults: SettingsSpec | None = None
     environments: dict[EnvName, EnvironmentSpec] | None = None
     jobs: dict[JobName, JobSpec]
@@ -338,6 +348,7 @@ class ResolvedJob(StrictModel):
     tracing: bool = False
     enabled: bool = True
     tags: dict[str, str] = {}
+    history_retention: int = DEFAULT_RETENTION
 
     @property
     def uses_scheduler(self) -> bool:

@@ -180,3 +180,11 @@ def test_a_run_links_to_its_execution_and_its_task_logs(platform: Platform) -> N
         f"#logsV2:log-groups/log-group/$252Fecs$252Fapp-batch/log-events/app-batch$252Fapp$252F{task_id}"
     )
     assert run["console_url"].endswith("#/v2/executions/details/" + run["execution_arn"])
+
+
+def test_run_records_expire_after_the_history_retention(platform: Platform) -> None:
+    ecs_double.script("ok", 0)
+    before = time.time()
+    platform.run("ok", "kept")
+    expires = platform.record("ok", "kept")["expires_at"]
+    assert before + 90 * 86400 - 5 <= expires <= time.time() + 90 * 86400 + 5

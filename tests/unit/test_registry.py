@@ -145,3 +145,19 @@ def test_unreadable_inputs_give_one_located_error(tmp_path):
     with pytest.raises(RegistryError) as caught:
         parse_registry("a: [1,\n", "x.yaml")
     assert caught.value.diagnostics[0].render().startswith("x.yaml:2:1: not valid YAML")
+
+
+def test_history_retention_is_validated_and_reaches_every_job(write_registry):
+    base = "version: 1\nproject: demo\nhistory: {retention: 12h}\n"
+    path = write_registry(
+        "jobs:\n  a: {schedule: rate(1 hour), cluster: c, task_definition: t, container: x}\n",
+        base=base,
+    )
+    with pytest.raises(RegistryError) as caught:
+        load_registry(path)
+    assert rendered(caught.value) == [
+        "3:22: history.retention: must be between 1d and 3650d, found 12h"
+    ]
+    path.write_text(path.read_text().replace("12h", "30d"))
+    job = load_registry(path).job(None, "a")
+    assert job is not None and job.history_retention == 30 * 86400
