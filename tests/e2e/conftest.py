@@ -24,6 +24,7 @@ from chalicelib.local import moto_runtime
 from chalicelib.local.moto_runtime import ecs_double
 from chalicelib.local.seed import register_task_definition
 from chalicelib.registry.loader import parse_registry
+from tests.support.aws import offline_aws
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -150,11 +151,7 @@ def _plain(value: dict[str, Any]) -> Any:
 
 @pytest.fixture
 def platform(monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    offline_aws(monkeypatch, REGION)
     moto_runtime.install()
     moto_runtime.set_time_speed(TIME_SPEED)
     ecs_double.reset()

@@ -14,22 +14,16 @@ from chalicelib.aws.clients import AwsContext, ClientFactory
 from chalicelib.aws.gateways import TableGateway
 from chalicelib.deploy.desired import shared_resources
 from chalicelib.history.store import RunStore
+from tests.support.aws import offline_aws
 
 REGION = "us-east-1"
 
 
 @pytest.fixture
 def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "JOBCTL_HISTORY_TABLE": "lab-history",
-        "JOBCTL_PREFIX": "lab",
-    }.items():
-        monkeypatch.setenv(name, value)
+    offline_aws(monkeypatch, REGION)
+    monkeypatch.setenv("JOBCTL_HISTORY_TABLE", "lab-history")
+    monkeypatch.setenv("JOBCTL_PREFIX", "lab")
     monkeypatch.setattr(lambda_app, "_history", None)
     with mock_aws():
         context = AwsContext("123456789012", REGION, "aws")

@@ -15,6 +15,7 @@ from chalicelib.cli import main
 from chalicelib.deploy.service import DeployService
 from chalicelib.local.seed import register_task_definition
 from chalicelib.registry.loader import load_registry
+from tests.support.aws import offline_aws
 from tests.support.registries import BASE
 
 REGION = "eu-west-1"
@@ -51,11 +52,7 @@ class Calls:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    offline_aws(monkeypatch, REGION)
     with mock_aws():
         register_task_definition(boto3.client("ecs"))
         yield

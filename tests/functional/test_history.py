@@ -16,6 +16,7 @@ from chalicelib.aws.gateways import TableGateway
 from chalicelib.deploy.desired import shared_resources
 from chalicelib.history.recorder import ExecutionChange, Reconciler, Recorder
 from chalicelib.history.store import RunStore
+from tests.support.aws import offline_aws
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -45,11 +46,7 @@ def event(
 
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunStore]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    offline_aws(monkeypatch, REGION)
     with mock_aws():
         context = AwsContext(ACCOUNT, REGION, "aws")
         table = next(
