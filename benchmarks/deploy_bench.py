@@ -14,20 +14,18 @@ number of reads per job. Seconds measure moto, not AWS: compare calls, not time.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from chalicelib.aws.clients import ClientFactory
 from chalicelib.deploy.service import DeployService
 from chalicelib.local.seed import register_task_definition as seed_task_definition
+from chalicelib.local.server import moto_server
 from chalicelib.registry.loader import parse_registry
 
 REGION = "us-east-1"
@@ -121,20 +119,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8, help="apply concurrency")
     args = parser.parse_args()
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        opener.open(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
-        with tempfile.TemporaryDirectory() as scratch:
-            isolate_environment(endpoint, scratch)
-            register_task_definition()
-            run(args.jobs, args.workers)
-    finally:
-        server.stop()
+    with moto_server() as endpoint, tempfile.TemporaryDirectory() as scratch:
+        isolate_environment(endpoint, scratch)
+        register_task_definition()
+        run(args.jobs, args.workers)
 
 
 def run(jobs: int, workers: int) -> None:

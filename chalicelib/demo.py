@@ -54,22 +54,14 @@ def _resources(console: Console) -> None:
 
 def _deploy(console: Console) -> None:
     """Plan and apply production against an in-process moto server, then plan again."""
-    import logging
     import os
-    import socket
 
-    from moto.server import ThreadedMotoServer
+    from .local.server import moto_server
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
+    with moto_server() as endpoint:
         # The example's production overlay pins an account and region: use them locally.
         os.environ.update(
-            AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+            AWS_ENDPOINT_URL=endpoint,
             AWS_REGION="ap-northeast-1",
             AWS_ACCESS_KEY_ID="demo",
             AWS_SECRET_ACCESS_KEY="demo",
@@ -83,8 +75,6 @@ def _deploy(console: Console) -> None:
         )
         _step(console, "deploy it", ["apply", "--env", "production", "--yes"])
         _step(console, "a second plan finds nothing to do", ["plan", "--env", "production"])
-    finally:
-        server.stop()
 
 
 def main() -> None:

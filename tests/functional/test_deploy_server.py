@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import logging
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +17,12 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from chalicelib.cli import main
 from chalicelib.compile.arns import fill_placeholders
 from chalicelib.compile.compiler import CompiledJob, compile_job
 from chalicelib.local.seed import register_task_definition
+from chalicelib.local.server import moto_server
 from chalicelib.registry.loader import parse_registry
 from tests.support.registries import BASE
 
@@ -98,24 +96,13 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         env.setenv("AWS_ACCESS_KEY_ID", "testing")
         env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
 
-        werkzeug = logging.getLogger("werkzeug")
-        env.setattr(werkzeug, "level", logging.ERROR)  # no log line per request
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        try:
-            host, port = server.get_host_and_port()
-            endpoint = f"http://{host}:{port}"
-            # The backends are per process: start from an empty account.
-            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-            opener.open(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+        with moto_server() as endpoint:
             env.setenv("AWS_ENDPOINT_URL", endpoint)
             register_task_definition(client("ecs"))
             path = tmp / "jobs.yaml"
             path.write_text(REGISTRY, encoding="utf-8")
             code, out, err = run_cli("apply", "-f", str(path), "--env", ENV, "--yes")
             yield Deployed(endpoint, code, out, err, path)
-        finally:
-            server.stop()
 
 
 def client(service: str) -> Any:
