@@ -10,7 +10,6 @@ commands are pure functions of jobs.yaml).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -289,5 +288,3 @@ def run() -> None:
 
 if __name__ == "__main__":
     run()
-
-__all__ = ["json", "main"]

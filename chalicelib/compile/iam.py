@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry.models import ResolvedJob
-from .arns import ACCOUNT, PARTITION, REGION, arn
+from .arns import ACCOUNT, arn
 from .naming import job_names, prefix, shared_names
 
 Policy = dict[str, Any]
@@ -164,13 +164,3 @@ def _trust(service: str) -> Policy:
             }
         ],
     }
-
-
-__all__ = [
-    "PARTITION",
-    "REGION",
-    "execution_policy",
-    "execution_trust_policy",
-    "trigger_policy",
-    "trigger_trust_policy",
-]

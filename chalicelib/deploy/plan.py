@@ -18,7 +18,7 @@ from typing import Any, Literal
 from ..aws.clients import AwsContext
 from ..aws.gateways import Gateway
 from ..compile.naming import job_names, prefix, shared_names
-from .resources import JOB_KINDS, LEVELS, SHARED_KINDS, Resource, owned_by
+from .resources import LEVELS, Resource, owned_by
 
 Verb = Literal["create", "update", "delete"]
 
@@ -204,15 +204,3 @@ def _diff(old: Any, new: Any, path: str) -> list[Change]:
             changes += _diff(a, b, f"{path}[{index}]")
         return changes
     return [] if old == new else [Change(path, old, new)]
-
-
-__all__ = [
-    "JOB_KINDS",
-    "SHARED_KINDS",
-    "Action",
-    "Change",
-    "ConflictError",
-    "Plan",
-    "compute_plan",
-    "diff",
-]

@@ -26,8 +26,6 @@ LEVELS: dict[str, int] = {
     "schedule": 2,
     "job-meta": 2,
 }
-SHARED_KINDS = ("table", "topic", "trigger-role", "schedule-group", "log-group")
-JOB_KINDS = ("job-role", "state-machine", "rule", "schedule", "job-meta")
 
 
 @dataclass(frozen=True)
