@@ -62,21 +62,12 @@ class ExecutionChange:
         ]
         if missing:
             raise ValueError(f"status change without {', '.join(missing)}")
-        return cls(
-            execution_arn=detail["executionArn"],
-            state_machine_arn=detail["stateMachineArn"],
-            name=detail["name"],
-            status=detail["status"],
-            started_at=_iso(detail.get("startDate")),
-            stopped_at=_iso(detail.get("stopDate")),
-            input=_json_object(detail.get("input")),
-            error=detail.get("error"),
-            cause=detail.get("cause"),
-        )
+        # The event's detail carries DescribeExecution's fields (dates as epoch ms).
+        return cls.from_description(detail)
 
     @classmethod
     def from_description(cls, described: dict[str, Any]) -> ExecutionChange:
-        """From DescribeExecution (the reconciler's source)."""
+        """From DescribeExecution (the reconciler's source) or an event's detail."""
         return cls(
             execution_arn=described["executionArn"],
             state_machine_arn=described["stateMachineArn"],
