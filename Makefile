@@ -30,13 +30,14 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 demo: $(STAMP)
-	$(BIN)/python -m chalicelib.demo
+	$(BIN)/python -m chalicelib.demo $(if $(SERVE),--serve)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/compile_bench.py
 	$(BIN)/python benchmarks/schedule_bench.py
 	$(BIN)/python benchmarks/deploy_bench.py
 	$(BIN)/python benchmarks/transitions_bench.py
+	$(BIN)/python benchmarks/api_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

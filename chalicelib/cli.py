@@ -1,10 +1,11 @@
-"""The `jobctl` command line: validate, build, next, render.
+"""The `jobctl` command line: validate, build, next, render here; deploy, ops and local
+commands are registered from their packages.
 
 Owns argument parsing, exit codes and what is printed. Exit status: 0 success, 1 the
-command ran but found a difference (`build --check`), 2 invalid input (registry errors, bad
-flags, unknown job or environment). Invariants: registry problems go to stderr as
-`FILE:LINE:COL: ...` lines, never as a traceback; commands read AWS never (this module's
-commands are pure functions of jobs.yaml).
+command ran but found a difference (`build --check`) or AWS refused, 2 invalid input
+(registry errors, bad flags, unknown job, run or environment). Invariants: registry
+problems go to stderr as `FILE:LINE:COL: ...` lines, never as a traceback; this module's
+own commands never read AWS (they are pure functions of jobs.yaml).
 """
 
 from __future__ import annotations
@@ -126,6 +127,14 @@ def _parser() -> argparse.ArgumentParser:
     destroy.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     destroy.add_argument("--concurrency", type=_positive, default=8, help="parallel AWS writes")
     destroy.set_defaults(handler=deploy.destroy_command)
+
+    from .ops.commands import add_ops_commands
+
+    add_ops_commands(command)
+
+    from .local.command import add_local_command
+
+    add_local_command(commands, command)
     return parser
 
 

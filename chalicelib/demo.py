@@ -1,96 +1,283 @@
-"""`make demo`: what jobctl does with the example registry, end to end where it exists.
+"""`make demo`: the example jobs.yaml running on this machine, end to end, in about a minute.
 
-Validates jobs.yaml, checks that the committed state machines are current, previews each
-job's next runs, lists the AWS resources each job compiles to, then deploys production to
-a moto server on localhost (no AWS account): plan, apply, and a second plan that finds
-nothing to do. Exits non-zero if any step fails, so CI can run it.
+What a newcomer sees, in order:
+1. `jobctl validate` and `jobctl build --check` on the example registry (CI's checks);
+2. the local platform (`jobctl local`'s, in this process) deploying the example's
+   production environment with the production apply code, then a plan that finds nothing
+   to do;
+3. every job run once: the enabled ones by delivering their trigger's event (a rule, or a
+   Scheduler schedule for the Tokyo job), `backfill-report` also by hand through the HTTP
+   API with parameters, and the disabled `legacy-export` by hand only;
+4. `weekly-cleanup` failing: retried three times (the waits shortened 500x), recorded
+   FAILED with its exit code, and alerting once;
+5. the history table as the API returns it, the alert, and a run's log lines from
+   CloudWatch Logs.
+
+The example's commands (`bundle exec rake ...`) need its container image, which a laptop
+does not have, so each job runs a stand-in: a Python one-liner that prints the command it
+stands for and the job's environment, and exits as scripted (3 for weekly-cleanup, else 0).
+Everything else (schedules, retries, timeouts, concurrency, parameters, alerts) is the
+example's own. Exit status: 0 only if what happened is what should have (the checks at the
+end), so CI can run it. `--serve` keeps the platform up afterwards until Ctrl-C.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import json
+import os
+import signal
 import sys
-from datetime import UTC, datetime
+import threading
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.panel import Panel
 from rich.table import Table
 
-from .aws.clients import ClientFactory
 from .cli import main as jobctl
-from .compile.compiler import compile_registry
-from .local.seed import register_task_definition
-from .registry.loader import load_registry
+from .local.command import Printer, wait_for_signal
+from .local.notify import alert_context
+from .registry.loader import Registry, load_registry
 
+ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = "jobs.yaml"
+ENV = "production"
+TIME_SPEED = 0.002  # retry waits: weekly-cleanup's 5m, 10m, 20m take 0.6s, 1.2s, 2.4s
+FAILING = {"weekly-cleanup": 3}
+MANUAL = {  # job -> parameters of a run started through the API
+    "backfill-report": {"DATE": "2026-01-15", "MODE": "full"},
+    "legacy-export": {},
+}
+STAND_IN = (
+    "import json, os, sys, time\n"
+    "spec = json.loads(sys.argv[1])\n"
+    "print('stand-in for: ' + ' '.join(spec['command']))\n"
+    "for name in spec['show']:\n"
+    "    print(f'{name}={os.environ.get(name)}')\n"
+    "time.sleep(0.2)\n"
+    "if spec['exit']:\n"
+    "    print('error: lock wait timeout on the sessions table', file=sys.stderr)\n"
+    "sys.exit(spec['exit'])\n"
+)
+TIMEOUT = 120.0
 
 
-def _step(console: Console, title: str, argv: list[str]) -> None:
-    console.rule(f"[bold]$ jobctl {' '.join(argv)}")
-    console.print(f"[dim]{title}")
-    status = jobctl(argv)
-    if status != 0:
-        console.print(f"[red]jobctl {' '.join(argv)} exited {status}")
-        sys.exit(status)
+def stand_ins(registry: Registry, env: str) -> Registry:
+    """The registry with each job's command replaced by the local stand-in."""
+    jobs = []
+    for job in registry.jobs_for(env):
+        spec = {
+            "command": list(job.command or ["(the image's command)"]),
+            "show": sorted(set(job.environment) | set(job.parameters)),
+            "exit": FAILING.get(job.name, 0),
+        }
+        command = ("python", "-c", STAND_IN, json.dumps(spec, sort_keys=True))
+        jobs.append(job.model_copy(update={"command": command}))
+    return dataclasses.replace(registry, jobs={env: tuple(jobs)})
 
 
-def _resources(console: Console) -> None:
-    console.rule("[bold]what each job compiles to (production)")
-    table = Table(title_justify="left")
-    for column in ("job", "trigger", "state machine", "states", "retries", "IAM statements"):
-        table.add_column(column)
-    for item in compile_registry(load_registry(REGISTRY), "production"):
-        trigger = item.trigger
-        kind = "schedule" if trigger["kind"] == "schedule" else "rule"
-        zone = trigger.get("ScheduleExpressionTimezone", "UTC")
-        table.add_row(
-            item.job.name,
-            f"{kind} {trigger['Name']} {trigger['ScheduleExpression']} {zone} {trigger['State']}",
-            item.names.state_machine,
-            str(len(item.definition["States"])),
-            f"job {item.job.retry.retries}, capacity {item.job.retry.capacity.retries}",
-            str(len(item.policy["Statement"])),
-        )
-    console.print(table)
-
-
-def _deploy(console: Console) -> None:
-    """Plan and apply production against an in-process moto server, then plan again."""
-    import os
-
-    from .local.server import moto_server
-
-    with moto_server() as endpoint:
-        # The example's production overlay pins an account and region: use them locally.
-        os.environ.update(
-            AWS_ENDPOINT_URL=endpoint,
-            AWS_REGION="ap-northeast-1",
-            AWS_ACCESS_KEY_ID="demo",
-            AWS_SECRET_ACCESS_KEY="demo",
-        )
-        os.environ.pop("AWS_PROFILE", None)
-        register_task_definition(ClientFactory(region="ap-northeast-1").client("ecs"))
-        _step(
-            console,
-            "what production would get (moto on localhost)",
-            ["plan", "--env", "production"],
-        )
-        _step(console, "deploy it", ["apply", "--env", "production", "--yes"])
-        _step(console, "a second plan finds nothing to do", ["plan", "--env", "production"])
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.demo", description=__doc__)
+    parser.add_argument("--serve", action="store_true", help="keep serving until Ctrl-C")
+    parser.add_argument("--port", type=int, help="API port (default: 8000 with --serve, else any)")
+    args = parser.parse_args(argv)
+    os.chdir(ROOT)
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-    _step(console, "validate the example registry", ["validate", REGISTRY])
-    _step(console, "the committed statemachines/ match jobs.yaml", ["build", "--check"])
-    after = datetime.now(UTC).replace(second=0, microsecond=0).isoformat()
-    _step(
-        console,
-        "next runs of every job (production)",
-        ["next", "--env", "production", "-n", "3", "--after", after],
+
+    for title, command in (
+        ("validate the example registry", ["validate", REGISTRY]),
+        ("the committed statemachines/ match jobs.yaml", ["build", "--check"]),
+    ):
+        console.rule(f"[bold]$ jobctl {' '.join(command)}")
+        console.print(f"[dim]{title}")
+        status = jobctl(command)
+        if status != 0:
+            console.print(f"[red]jobctl {' '.join(command)} exited {status}")
+            return status
+
+    from .local.platform import LocalOptions, LocalPlatform, StartError
+
+    console.rule(f"[bold]$ jobctl local --env {ENV}  [dim](stand-in commands, retries x500)")
+    registry = stand_ins(load_registry(REGISTRY, env=ENV), ENV)
+    port = args.port if args.port is not None else (8000 if args.serve else 0)
+    options = LocalOptions(port=port, time_speed=TIME_SPEED)
+    platform = LocalPlatform(registry, ENV, options, Printer())
+    try:
+        platform.start()
+    except StartError as exc:
+        console.print(f"[red]{exc}")
+        return 1
+    try:
+        problems = _run(platform, registry, console)
+        if args.serve:
+            _serve(platform, console)
+    finally:
+        platform.stop()
+    if problems:
+        console.print("[red bold]demo failed:[/] " + "; ".join(problems))
+        return 1
+    console.print(
+        "[green bold]demo complete:[/] every job ran; weekly-cleanup failed, retried "
+        "and alerted once, as it should"
     )
-    _resources(console)
-    _deploy(console)
-    console.print("[green]demo complete")
+    return 0
+
+
+def _run(platform: Any, registry: Registry, console: Console) -> list[str]:
+    """Fire everything, show what happened, and return what differs from the expected."""
+    from .deploy.render import plan_text
+    from .deploy.service import DeployService
+
+    plan = DeployService(platform.factory, registry, ENV).plan()
+    platform.say("plan after apply: " + plan_text(plan).strip().splitlines()[-1])
+
+    runs: dict[str, str] = {}  # run id -> job
+    for trigger in platform.triggers():
+        job = trigger.state_machine.removeprefix(f"{platform.target.base}-")
+        if trigger.enabled:
+            runs[platform.fire(job)] = job
+    for job, parameters in MANUAL.items():
+        started = _api(
+            platform, "POST", f"/jobs/{job}/runs", {"parameters": parameters, "reason": "make demo"}
+        )
+        runs[started["run_id"]] = job
+    ended = platform.wait_for_runs(list(runs), timeout=TIMEOUT)
+    alerts = platform.wait_for_alerts(1, timeout=10)
+
+    history = _api(platform, "GET", "/runs?limit=50")["runs"]
+    ours = [run for run in history if run["run_id"] in runs]
+    console.print(_history_table(ours))
+    for alert in alerts:
+        console.print(_alert_panel(alert))
+    manual = next(r for r in ours if r["job"] == "backfill-report" and r["trigger"] == "manual")
+    detail = _api(platform, "GET", f"/runs/{manual['run_id']}")
+    lines = _log_lines(platform, detail)
+    console.print(
+        Panel(
+            "\n".join(lines) or "(none)",
+            title=f"CloudWatch Logs of {manual['run_id']}",
+            title_align="left",
+        )
+    )
+    return _check(ours, ended, alerts, lines, set(runs.values()), registry)
+
+
+def _check(
+    history: list[dict[str, Any]],
+    ended: dict[str, Any],
+    alerts: list[dict[str, Any]],
+    manual_logs: list[str],
+    jobs_run: set[str],
+    registry: Registry,
+) -> list[str]:
+    problems = []
+    every_job = {job.name for job in registry.jobs_for(ENV)}
+    if jobs_run != every_job:
+        problems.append(f"jobs not run: {sorted(every_job - jobs_run)}")
+    if len(history) != len(ended):
+        problems.append(f"the API lists {len(history)} of the {len(ended)} runs")
+    for run in history:
+        failing = run["job"] in FAILING
+        want = ("FAILED", FAILING[run["job"]], 4) if failing else ("SUCCEEDED", 0, 1)
+        got = (run["status"], run["exit_code"], run["attempts"])
+        if got != want:
+            problems.append(f"{run['job']} ({run['trigger']}): {got}, expected {want}")
+    jobs_alerted = [alert_context(alert).get("job") for alert in alerts]
+    if jobs_alerted != list(FAILING):
+        problems.append(f"alerts for {jobs_alerted}, expected exactly one for {list(FAILING)}")
+    if "DATE=2026-01-15" not in manual_logs:
+        problems.append(f"the manual run's parameters are not in its logs: {manual_logs}")
+    return problems
+
+
+def _history_table(runs: list[dict[str, Any]]) -> Table:
+    table = Table(title="history (GET /runs)", title_justify="left")
+    for column in ("job", "trigger", "status", "attempts", "exit code", "duration", "run id"):
+        table.add_column(column, justify="right" if column in ("attempts", "exit code") else "left")
+    colours = {"SUCCEEDED": "green", "FAILED": "red", "TIMED_OUT": "red", "SKIPPED": "yellow"}
+    for run in sorted(runs, key=lambda r: (r["job"], r["started_at"] or "")):
+        trigger = run["trigger"] or ""
+        if run.get("triggered_by"):
+            trigger += f" by {run['triggered_by'].rsplit('/', 1)[-1]}"
+        status = run["status"]
+        table.add_row(
+            run["job"],
+            trigger,
+            f"[{colours.get(status, 'white')}]{status}",
+            str(run.get("attempts") or ""),
+            "" if run.get("exit_code") is None else str(run["exit_code"]),
+            _duration(run.get("started_at"), run.get("ended_at")),
+            run["run_id"],
+        )
+    return table
+
+
+def _alert_panel(alert: dict[str, Any]) -> Panel:
+    content = alert.get("content") or {}
+    context = alert_context(alert)
+    keys = ("job", "environment", "status", "attempts", "exit_code", "stopped_reason", "run_id")
+    body = [str(content.get("description", ""))]
+    body += [f"[dim]{key}:[/] {context[key]}" for key in keys if context.get(key)]
+    return Panel("\n".join(body), title=f"[red]alert: {content.get('title')}", title_align="left")
+
+
+def _log_lines(platform: Any, run: dict[str, Any]) -> list[str]:
+    config = json.loads(platform.store.meta(run["job"]).get("config") or "{}")
+    logs = config.get("logs") or {}
+    if not logs or not run.get("task_arn"):
+        return []
+    task_id = run["task_arn"].rsplit("/", 1)[-1]
+    prefix = logs.get("stream_prefix")
+    stream = f"{prefix}/{config['container']}/{task_id}" if prefix else task_id
+    found = platform.factory.client("logs").get_log_events(
+        logGroupName=logs["group"], logStreamName=stream, startFromHead=True
+    )
+    return [event["message"] for event in found["events"]]
+
+
+def _duration(started: str | None, ended: str | None) -> str:
+    if not started or not ended:
+        return ""
+    seconds = (_instant(ended) - _instant(started)).total_seconds()
+    return f"{seconds:.1f}s"
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _api(platform: Any, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(
+        platform.api.url + path,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"} if data else {},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def _serve(platform: Any, console: Console) -> None:
+    url = platform.api.url
+    console.rule("[bold]serving: Ctrl-C stops")
+    console.print(f"  curl {url}/jobs")
+    console.print(f"  curl {url}/runs")
+    console.print(
+        f"  curl -X POST {url}/jobs/backfill-report/runs -H 'Content-Type: application/json' "
+        '-d \'{"parameters": {"DATE": "2026-02-01"}, "reason": "try it"}\''
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    wait_for_signal(stop)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

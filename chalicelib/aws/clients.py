@@ -105,8 +105,21 @@ class ClientFactory:
 
     def context(self) -> AwsContext:
         """The caller's account, region and partition (one STS call)."""
+        identity = self._identity()
+        arn = identity["Arn"]
+        return AwsContext(
+            account=identity["Account"],
+            region=self.session.region_name or "",
+            partition=arn.split(":")[1],
+        )
+
+    def caller(self) -> str:
+        """The caller's IAM principal ARN (recorded on the runs an operator starts)."""
+        return str(self._identity()["Arn"])
+
+    def _identity(self) -> dict[str, Any]:
         try:
-            identity = self.client("sts").get_caller_identity()
+            return self.client("sts").get_caller_identity()  # type: ignore[no-any-return]
         except botocore.exceptions.NoCredentialsError:
             raise AwsSetupError(
                 "no AWS credentials: configure a profile (--profile / AWS_PROFILE) or "
@@ -116,12 +129,6 @@ class ClientFactory:
             raise AwsSetupError(f"AWS rejected the credentials: {describe_error(exc)}") from None
         except botocore.exceptions.BotoCoreError as exc:
             raise AwsSetupError(f"cannot reach AWS: {exc}") from None
-        arn = identity["Arn"]
-        return AwsContext(
-            account=identity["Account"],
-            region=self.session.region_name or "",
-            partition=arn.split(":")[1],
-        )
 
 
 def _call_hook(hook: CallHook, service: str) -> Callable[..., None]:

@@ -173,6 +173,27 @@ class TableGateway(Gateway):
         if spec["ttl"]:
             self._enable_ttl(resource.name, spec["ttl"])
 
+    def _add_index(self, table: str, index: str, parts: list[str]) -> None:
+        self.client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 2})
+        try:
+            self.client.update_table(
+                TableName=table,
+                AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in parts],
+                GlobalSecondaryIndexUpdates=[
+                    {
+                        "Create": {
+                            "IndexName": index,
+                            "KeySchema": _key_schema(parts),
+                            "Projection": {"ProjectionType": "ALL"},
+                        }
+                    }
+                ],
+            )
+        except botocore.exceptions.ClientError as exc:
+            # A retried call whose first attempt went through: the index is being built.
+            if "already exists" not in str(exc).lower():
+                raise
+
     def _enable_ttl(self, table: str, attribute: str) -> None:
         try:
             self.client.update_time_to_live(
@@ -185,11 +206,20 @@ class TableGateway(Gateway):
                 raise
 
     def update(self, old: Resource, new: Resource) -> None:
-        if old.spec["key"] != new.spec["key"] or old.spec["indexes"] != new.spec["indexes"]:
+        changed = [
+            name
+            for name, parts in old.spec["indexes"].items()
+            if new.spec["indexes"].get(name, parts) != parts
+        ]
+        if old.spec["key"] != new.spec["key"] or changed:
             raise RuntimeError(
                 f"table {new.name}: keys or indexes differ from what jobctl expects; "
                 "they cannot change in place (the table holds the run history)"
             )
+        # Indexes a newer jobctl added are built in place, one per call (a DynamoDB limit).
+        for name, parts in sorted(new.spec["indexes"].items()):
+            if name not in old.spec["indexes"]:
+                self._add_index(new.name, name, parts)
         if old.spec["ttl"] != new.spec["ttl"] and new.spec["ttl"]:
             self._enable_ttl(new.name, new.spec["ttl"])
         self._sync_tags_by_arn(old, new)
@@ -638,16 +668,23 @@ class JobMetaGateway(Gateway):
         item = (found or {}).get("Item")
         if not item or "config" not in item:
             return None
-        return Resource(self.kind, name, {"config": json.loads(item["config"]["S"])}, job=name)
+        spec = {
+            "config": json.loads(item["config"]["S"]),
+            # Items written before the `jobs` index existed lack it: the plan then rewrites them.
+            "entity": item.get("entity", {}).get("S"),
+        }
+        return Resource(self.kind, name, spec, job=name)
 
     def create(self, resource: Resource) -> None:
         self.client.update_item(
             TableName=self.table,
             Key=self._key(resource.name),
-            UpdateExpression="SET config = :config, job_name = :job",
+            UpdateExpression="SET config = :config, job_name = :job, #entity = :entity",
+            ExpressionAttributeNames={"#entity": "entity"},
             ExpressionAttributeValues={
                 ":config": {"S": json.dumps(resource.spec["config"], sort_keys=True)},
                 ":job": {"S": resource.name},
+                ":entity": {"S": "job"},
             },
         )
 
@@ -657,6 +694,9 @@ class JobMetaGateway(Gateway):
     def delete(self, resource: Resource) -> None:
         _read(
             lambda: self.client.update_item(
-                TableName=self.table, Key=self._key(resource.name), UpdateExpression="REMOVE config"
+                TableName=self.table,
+                Key=self._key(resource.name),
+                UpdateExpression="REMOVE config, #entity",
+                ExpressionAttributeNames={"#entity": "entity"},
             )
         )

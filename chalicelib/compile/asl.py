@@ -193,6 +193,8 @@ class _Builder:
             ),
             "triggered_by": "$exists($states.input.triggered_by) ? $states.input.triggered_by : ''",
             "parameters": "$exists($states.input.parameters) ? $states.input.parameters : {}",
+            "reason": "$exists($states.input.reason) ? $string($states.input.reason) : ''",
+            "rerun_of": "$exists($states.input.rerun_of) ? $string($states.input.rerun_of) : ''",
             "started_at": "$now()",
             "claim_attempts": "0",
             "victim": "'none'",
@@ -282,6 +284,8 @@ class _Builder:
             "started_at": _sx("$started_at"),
             "execution_arn": _sx("$execution"),
             "parameters": _sx("$string($parameters)"),
+            "reason": _sx("$reason"),
+            "rerun_of": _sx("$rerun_of"),
             "job_time": _sx("$started_at & '#' & $run_id"),
             "expires_at": _nx(f"$floor($millis() / 1000) + {self.job.history_retention}"),
             "status_time": _sx(f"$started_at & '#{self.job.name}#' & $run_id"),
@@ -378,7 +382,7 @@ class _Builder:
         item = self.run_item("'SKIPPED'")
         item.update(
             {
-                "reason": _sx("$skip_reason"),
+                "skip_reason": _sx("$skip_reason"),
                 "ended_at": _sx("$now()"),
                 "expires_at": _nx(f"$floor($millis() / 1000) + {DEDUPE_TTL_SECONDS}"),
             }
@@ -633,8 +637,19 @@ class _Builder:
         }
 
     def publish(self, event: str, next_state: str) -> Json:
+        """Publish the alert: an AWS Chatbot custom notification carrying `jobctl.alert/1`.
+
+        The contract is chalicelib/alerts/alert-schema.json (explained in
+        chalicelib/alerts/CONTRACT.md): Chatbot relays the message to Slack as is, jobctl's
+        notifier renders it as Block Kit. Every additionalContext value is a string (Chatbot
+        takes a string map) and always present: JSONata drops a key whose value is undefined,
+        so reads that may find nothing go through `_text`. The log link is not here: the
+        container's log settings are known at deploy time, not at compile time, so the
+        notifier derives it from the job's META config and `task_arn`.
+        """
         job = self.job
         env = job.env or ""
+        failure = event == "failure"
         context = {
             "schema": "'jobctl.alert/1'",
             "event": f"'{event}'",
@@ -643,41 +658,64 @@ class _Builder:
             "job": f"'{job.name}'",
             "run_id": "$run_id",
             "execution_arn": "$execution",
-            "status": "$status" if event == "failure" else "'SUCCEEDED'",
+            "status": "$status" if failure else "'SUCCEEDED'",
             "trigger": "$trigger",
+            "triggered_by": "$triggered_by",
             "scheduled_time": "$scheduled_time",
             "started_at": "$started_at",
-            "ended_at": "$now()",
+            "ended_at": "$alert_ended",
             "attempts": "$string($attempts)",
-            "exit_code": "$string($detail.exit_code)" if event == "failure" else "'0'",
-            "stopped_reason": "$string($detail.stopped_reason)" if event == "failure" else "''",
-            "error": "$string($failure.Error)" if event == "failure" else "''",
+            "exit_code": "$alert_exit" if failure else "'0'",
+            "stopped_reason": "$alert_stopped" if failure else "''",
+            "error": "$alert_error" if failure else "''",
+            "task_arn": "$alert_task",
+            "console_url": "$alert_console",
             "slack_route": f"'{job.alerts.slack or 'default'}'",
             "rerun_command": self._rerun_command(),
         }
         where = f"{job.project}/{env}" if env else job.project
         title = (
-            f"'{where} {job.name}: ' & $status"
-            if event == "failure"
-            else f"'{where} {job.name} recovered'"
+            f"'{where} {job.name}: ' & $status" if failure else f"'{where} {job.name} recovered'"
+        )
+        thread = f"{job.project}-{env}-{job.name}" if env else f"{job.project}-{job.name}"
+        steps = (
+            f"['Execution: ' & $alert_console, 'Re-run: `' & {self._rerun_command()} & '`']"
+            if failure
+            else "['Execution: ' & $alert_console]"
         )
         message = (
             "{ 'version': '1.0', 'source': 'custom', 'id': $run_id,"
             " 'content': { 'textType': 'client-markdown', 'title': " + title + ","
-            " 'description': " + self._description(event) + " },"
-            " 'metadata': { 'threadId': '" + f"{job.project}-{env}-{job.name}" + "',"
+            " 'description': " + self._description(event) + ", 'nextSteps': " + steps + " },"
+            " 'metadata': { 'threadId': '" + thread + "',"
             " 'summary': " + title + ", 'eventType': 'jobctl." + event + "',"
-            " 'relatedResources': [$execution],"
+            " 'relatedResources': $alert_task != '' ? [$execution, $alert_task] : [$execution],"
             " 'additionalContext': { "
             + ", ".join(f"'{key}': {value}" for key, value in context.items())
             + " } } }"
+        )
+        # Locals (`$alert_*`) are computed once; the region is the 4th field of the execution
+        # ARN (the console link format of chalicelib/history/links.py).
+        task = "$detail.task_arn" if failure else "$task_arn"
+        program = (
+            "( $alert_region := $split($execution, ':')[3];"
+            " $alert_console := 'https://' & $alert_region"
+            " & '.console.aws.amazon.com/states/home?region=' & $alert_region"
+            " & '#/v2/executions/details/' & $execution;"
+            " $alert_ended := $now();"
+            " $alert_exit := $type($detail.exit_code) = 'number'"
+            " ? $string($detail.exit_code) : '';"
+            f" $alert_stopped := {self._text('$detail.stopped_reason')};"
+            f" $alert_error := {self._text('$failure.Error')};"
+            f" $alert_task := {self._text(task)};"
+            f" $string({message}) )"
         )
         return {
             "Type": "Task",
             "Resource": "arn:aws:states:::sns:publish",
             "Arguments": {
                 "TopicArn": self.topic,
-                "Message": _expr(f"$string({message})"),
+                "Message": _expr(program),
                 "MessageAttributes": {
                     "job": {"DataType": "String", "StringValue": job.name},
                     "event": {"DataType": "String", "StringValue": event},
@@ -697,17 +735,27 @@ class _Builder:
         }
 
     def _description(self, event: str) -> str:
+        """One paragraph of Slack markdown; Chatbot limits a description to 8,000 characters."""
         if event == "recovery":
-            return "'Run ' & $run_id & ' succeeded after a failure.'"
+            return "'Run `' & $run_id & '` succeeded after a failure.'"
         return (
-            "'Run ' & $run_id & ' ended ' & $status & ' after ' & $string($attempts)"
-            " & ' attempt(s); exit code ' & $string($detail.exit_code) & '. '"
-            " & $string($detail.stopped_reason) & ' Re-run: ' & " + self._rerun_command()
+            "$substring('Run `' & $run_id & '` ended ' & $status & ' after '"
+            " & $string($attempts) & ' attempt(s); '"
+            " & ($alert_exit != '' ? 'exit code ' & $alert_exit : 'no exit code') & '. '"
+            " & ($alert_stopped != '' ? $alert_stopped : $alert_error), 0, 8000)"
         )
 
     def _rerun_command(self) -> str:
         env = f" & ' --env {self.job.env}'" if self.job.env else ""
         return f"'jobctl rerun ' & $run_id{env}"
+
+    @staticmethod
+    def _text(expression: str) -> str:
+        """`expression` as a string, '' when it is undefined or null (never a missing key)."""
+        return (
+            f"($exists({expression}) and $type({expression}) != 'null'"
+            f" ? $string({expression}) : '')"
+        )
 
     def _lease_seconds(self) -> int:
         # The lock outlives the longest possible run, so a crashed holder frees it eventually.

@@ -23,8 +23,15 @@ from ..registry.models import ResolvedJob
 from .resources import Resource
 
 HISTORY_KEY = ["pk", "sk"]
-# Run records by job (newest first) and by status across jobs: key lookups, never scans.
-HISTORY_INDEXES = {"by_job": ["job", "job_time"], "by_status": ["status", "status_time"]}
+# Key lookups, never scans: runs by job (newest first), by status across jobs, a run by its
+# id alone (what alerts and operators quote), and the deployed jobs (META items carry
+# `entity = job`, so the index holds one small item per job).
+HISTORY_INDEXES = {
+    "by_job": ["job", "job_time"],
+    "by_status": ["status", "status_time"],
+    "by_run": ["run_id"],
+    "jobs": ["entity", "job_name"],
+}
 HISTORY_TTL = "expires_at"
 LOG_RETENTION_DAYS = 30
 
@@ -37,6 +44,8 @@ class TaskDefinitionInfo:
     execution_role: str | None = None
     # container -> its awslogs settings {"group", "stream_prefix", "region"}
     logs: dict[str, dict[str, str]] = field(default_factory=dict)
+    # container -> names of its `secrets` (a manual run may never override them)
+    secrets: dict[str, list[str]] = field(default_factory=dict)
 
 
 TaskInfo = Callable[[str], TaskDefinitionInfo]
@@ -121,7 +130,12 @@ def job_resources(
             job=job.name,
         ),
         _trigger(compiled, values),
-        Resource("job-meta", job.name, {"config": job_config(job, values, task)}, job=job.name),
+        Resource(
+            "job-meta",
+            job.name,
+            {"config": job_config(job, values, task), "entity": "job"},
+            job=job.name,
+        ),
     ]
     return resources
 
@@ -218,6 +232,7 @@ def job_config(
         "trigger": "schedule" if job.uses_scheduler else "rule",
         # Where the job's container logs go (for log links); None without awslogs.
         "logs": (task.logs.get(job.container) if task else None),
+        "secret_names": (task.secrets.get(job.container, []) if task else []),
     }
     # The same JSON shape DynamoDB gives back (tuples become lists), so plans compare equal.
     return json.loads(json.dumps(config))  # type: ignore[no-any-return]

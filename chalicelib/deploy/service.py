@@ -93,7 +93,11 @@ class DeployService:
                 ) from None
             definition = found["taskDefinition"]
             logs = {}
+            secrets = {}
             for container in definition.get("containerDefinitions", []):
+                secrets[container["name"]] = sorted(
+                    secret["name"] for secret in container.get("secrets") or []
+                )
                 config = container.get("logConfiguration") or {}
                 options = config.get("options") or {}
                 if config.get("logDriver") == "awslogs" and "awslogs-group" in options:
@@ -103,7 +107,7 @@ class DeployService:
                         "region": options.get("awslogs-region", self.context.region),
                     }
             return TaskDefinitionInfo(
-                definition.get("taskRoleArn"), definition.get("executionRoleArn"), logs
+                definition.get("taskRoleArn"), definition.get("executionRoleArn"), logs, secrets
             )
 
         return lookup

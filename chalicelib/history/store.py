@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from .links import with_links
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "SKIPPED")
+STATUSES = ("RUNNING", *TERMINAL)
 
 
 def _value(attribute: dict[str, Any]) -> Any:
@@ -45,6 +46,39 @@ def _attribute(value: Any) -> dict[str, Any]:
     if isinstance(value, int | float):
         return {"N": str(value)}
     return {"S": str(value)}
+
+
+# Sort order and key attributes of each index (a token is the last item's keys).
+INDEX_KEYS = {
+    "by_job": ("job", "job_time"),
+    "by_status": ("status", "status_time"),
+    "jobs": ("entity", "job_name"),
+}
+MAX_READS = 20
+
+
+class BadToken(ValueError):
+    """A pagination token this store did not issue (or that was altered)."""
+
+
+def encode_token(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+
+
+def decode_token(token: str | None) -> dict[str, Any] | None:
+    if not token:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+    except (ValueError, UnicodeError):
+        raise BadToken("next_token is not a token this API issued") from None
+    valid = isinstance(key, dict) and all(
+        isinstance(name, str) and isinstance(value, dict) and set(value) == {"S"}
+        for name, value in key.items()
+    )
+    if not valid or "pk" not in key or "sk" not in key:
+        raise BadToken("next_token is not a token this API issued")
+    return dict(key)
 
 
 @dataclass(frozen=True)
@@ -86,15 +120,119 @@ class RunStore:
         )
         return plain(found.get("Item", {}))
 
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every deployed job's META item, by name, with `config` parsed (the `jobs` index)."""
+        jobs: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = self._query(
+                "jobs",
+                "#entity = :job",
+                {":job": {"S": "job"}},
+                limit=100,
+                next_token=token,
+                names={"#entity": "entity"},
+                forward=True,
+            )
+            jobs.extend(
+                {**item, "config": json.loads(item["config"])}
+                for item in page.items
+                if item.get("config")
+            )
+            token = page.next_token
+            if token is None:
+                return jobs
+
+    def find(self, run_id: str) -> dict[str, Any] | None:
+        """A run by its id alone (the `by_run` index holds runs and their dedupe markers)."""
+        found = self.dynamodb.query(
+            TableName=self.table,
+            IndexName="by_run",
+            KeyConditionExpression="run_id = :id",
+            ExpressionAttributeValues={":id": {"S": run_id}},
+        )
+        for item in found.get("Items", []):
+            if item["sk"]["S"].startswith("RUN#"):
+                return plain(item)
+        return None
+
+    def set_paused(self, job: str, paused: bool, by: str, at: str, reason: str = "") -> bool:
+        """Pause or resume a deployed job; False when no such job is deployed."""
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key=self.meta_key(job),
+                UpdateExpression=(
+                    "SET paused = :paused, paused_by = :by, paused_at = :at, paused_reason = :why"
+                ),
+                ConditionExpression="attribute_exists(config)",
+                ExpressionAttributeValues={
+                    ":paused": {"BOOL": paused},
+                    ":by": {"S": by},
+                    ":at": {"S": at},
+                    ":why": {"S": reason},
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def by_job(
-        self, job: str, *, limit: int = 20, next_token: str | None = None, since: str | None = None
+        self,
+        job: str,
+        *,
+        limit: int = 20,
+        next_token: str | None = None,
+        since: str | None = None,
+        status: str | None = None,
     ) -> Page:
         condition = "job = :job"
         values: dict[str, Any] = {":job": {"S": job}}
         if since:
             condition += " AND job_time >= :since"
             values[":since"] = {"S": since}
-        return self._query("by_job", condition, values, limit, next_token)
+        return self._query("by_job", condition, values, limit, next_token, status=status)
+
+    def recent(
+        self, *, limit: int = 20, next_token: str | None = None, since: str | None = None
+    ) -> Page:
+        """Runs of every job and status, newest first: one `by_status` query per status,
+        merged. The token carries each status's own position (None once it is exhausted)."""
+        cursors = _decode_cursors(next_token)
+        candidates: list[tuple[str, dict[str, Any]]] = []
+        more: dict[str, bool] = {}
+        for status in STATUSES:
+            if status in cursors and cursors[status] is None:
+                continue
+            start = cursors.get(status)
+            page = self.by_status(
+                status,
+                limit=limit,
+                since=since,
+                next_token=encode_token(start) if start else None,
+            )
+            more[status] = page.next_token is not None
+            candidates.extend((status, item) for item in page.items)
+        candidates.sort(key=lambda pair: pair[1]["status_time"], reverse=True)
+        taken = candidates[:limit]
+        following = dict(cursors)
+        for status in STATUSES:
+            if status in following and following[status] is None:
+                continue
+            mine = [item for s, item in taken if s == status]
+            left = sum(1 for s, _ in candidates if s == status) - len(mine)
+            if mine:
+                last = mine[-1]
+                following[status] = {
+                    k: {"S": last[k]} for k in ("pk", "sk", "status", "status_time")
+                }
+            if not left and not more.get(status, False):
+                following[status] = None
+        done = all(following.get(status, "x") is None for status in STATUSES)
+        token = None if done else encode_token({"cursors": following})
+        return Page([item for _, item in taken], token)
 
     def by_status(
         self,
@@ -121,23 +259,43 @@ class RunStore:
         limit: int,
         next_token: str | None,
         names: dict[str, str] | None = None,
+        forward: bool = False,
+        status: str | None = None,
     ) -> Page:
+        """Up to `limit` items of `index`, filtered by `status` if given.
+
+        A filtered page may need several reads; the token then points just after the last
+        item returned, so no item is skipped or repeated. Reads stop after MAX_READS, and the
+        caller gets what was found with a token to go on.
+        """
         request: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": index,
             "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-            "ScanIndexForward": False,
-            "Limit": limit,
+            "ExpressionAttributeValues": dict(values),
+            "ScanIndexForward": forward,
         }
         if names:
-            request["ExpressionAttributeNames"] = names
-        if next_token:
-            request["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(next_token))
-        found = self.dynamodb.query(**request)
-        last = found.get("LastEvaluatedKey")
-        token = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
-        return Page([plain(item) for item in found.get("Items", [])], token)
+            request["ExpressionAttributeNames"] = dict(names)
+        if status is not None:
+            request["FilterExpression"] = "#status = :wanted"
+            request["ExpressionAttributeNames"] = {**(names or {}), "#status": "status"}
+            request["ExpressionAttributeValues"][":wanted"] = {"S": status}
+        start = decode_token(next_token)
+        items: list[dict[str, Any]] = []
+        for _ in range(MAX_READS):
+            request["Limit"] = max(limit - len(items), 1 if status is None else 25)
+            if start:
+                request["ExclusiveStartKey"] = start
+            found = self.dynamodb.query(**request)
+            items.extend(found.get("Items", []))
+            start = found.get("LastEvaluatedKey")
+            if len(items) >= limit or not start:
+                break
+        if len(items) > limit:
+            items = items[:limit]
+            start = {name: items[-1][name] for name in ("pk", "sk", *INDEX_KEYS[index])}
+        return Page([plain(item) for item in items], encode_token(start) if start else None)
 
     def put_running(self, job: str, run_id: str, fields: dict[str, Any]) -> bool:
         """Create the RUNNING record if there is none yet; never overwrites."""
@@ -191,3 +349,18 @@ class RunStore:
                 return False
             raise
         return True
+
+
+def _decode_cursors(token: str | None) -> dict[str, dict[str, Any] | None]:
+    if not token:
+        return {}
+    try:
+        cursors = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))["cursors"]
+    except (ValueError, UnicodeError, KeyError, TypeError):
+        raise BadToken("next_token is not a token this API issued") from None
+    if not isinstance(cursors, dict) or not set(cursors) <= set(STATUSES):
+        raise BadToken("next_token is not a token this API issued")
+    for cursor in cursors.values():
+        if cursor is not None:
+            decode_token(encode_token(cursor))
+    return cursors

@@ -15,7 +15,8 @@ fixes each, and tests/functional/test_moto_runtime.py fails loudly if moto chang
 3. Container exit codes are ignored: `.sync` succeeds when the container exits 1. On AWS the
    task fails with `States.TaskFailed` and a Cause holding the DescribeTasks JSON
    (`Containers[].ExitCode`, `StopCode: EssentialContainerExited`). Fixed: the sync resolver
-   takes each task's fate from `EcsDouble` and fails the same way.
+   takes each task's fate from `EcsDouble` and fails the same way; a task stopped without
+   an exit code (never started, stopped on timeout) has no `ExitCode`, where moto says 0.
 4. Retries after a failed `.sync` attempt end in ~10 ms with `States.Timeout`: the task token
    is made once per state entry, and its callback endpoint, interrupted after attempt one,
    answers every later timeout wait at once. Fixed by a fresh token per attempt.
@@ -171,12 +172,18 @@ class EcsDouble:
 ecs_double = EcsDouble()
 _installed = False
 _time_speed = 1.0
+_timeout_speed = 1.0
 
 
-def set_time_speed(factor: float) -> None:
-    """Scale Retry intervals and task TimeoutSeconds (0.001: 30 s take 30 ms); 1.0 is real."""
-    global _time_speed
+def set_time_speed(factor: float, *, timeouts: float | None = None) -> None:
+    """Scale Retry intervals and task TimeoutSeconds (0.001: 30 s take 30 ms); 1.0 is real.
+
+    `timeouts` scales TimeoutSeconds separately (default: `factor`): `jobctl local` speeds
+    up retry waits but leaves real processes their real timeouts.
+    """
+    global _time_speed, _timeout_speed
     _time_speed = factor
+    _timeout_speed = factor if timeouts is None else timeouts
 
 
 def install() -> None:
@@ -391,6 +398,8 @@ def _install_ecs() -> None:
             container["LastStatus"] = "STOPPED"
             if outcome.exit_code is not None:
                 container["ExitCode"] = outcome.exit_code
+            else:  # never started or killed before exiting: AWS reports no exit code
+                container.pop("ExitCode", None)
         if not task.get("Containers"):
             task["Containers"] = [{"ExitCode": outcome.exit_code, "LastStatus": "STOPPED"}]
         if outcome.exit_code == 0:
@@ -467,7 +476,7 @@ def _install_time_speed() -> None:
 
     def eval_timeout(self: Any, env: Any) -> None:
         # Both of moto's timers (the state's and the .sync wait) read this value.
-        env.stack.append(self._eval_seconds(env=env) * _time_speed)
+        env.stack.append(self._eval_seconds(env=env) * _timeout_speed)
 
     setattr(Timeout, "_eval_body", eval_timeout)  # noqa: B010 (patching a method)
 

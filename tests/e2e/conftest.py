@@ -69,7 +69,8 @@ class Platform:
         self.ecs = boto3.client("ecs", region_name=REGION)
         self.ecs.create_cluster(clusterName="app")
         register_task_definition(self.ecs)
-        registry = parse_registry(JOBS.replace("SUBNET", subnet).replace("GROUP", group))
+        self.registry_text = JOBS.replace("SUBNET", subnet).replace("GROUP", group)
+        registry = parse_registry(self.registry_text)
         deploy = DeployService(ClientFactory(region=REGION), registry, None)
         result = deploy.apply(deploy.plan())
         assert result.ok, result.failed

@@ -99,7 +99,7 @@ def test_same_scheduled_event_twice_runs_once(platform: Platform) -> None:
     second = platform.run("ok", "second", event)
     assert second["status"] == "SUCCEEDED"
     record = platform.record("ok", "second")
-    assert (record["status"], record["reason"]) == ("SKIPPED", "duplicate")
+    assert (record["status"], record["skip_reason"]) == ("SKIPPED", "duplicate")
     assert len(ecs_double.started) == 1
 
 
@@ -108,7 +108,7 @@ def test_forbid_skips_a_second_start_while_one_runs(platform: Platform) -> None:
     (task,) = ecs_double.wait_started(1)
     platform.run("single", "single-2")
     record = platform.record("single", "single-2")
-    assert (record["status"], record["reason"]) == ("SKIPPED", "concurrent")
+    assert (record["status"], record["skip_reason"]) == ("SKIPPED", "concurrent")
     ecs_double.finish(task.task_arn, 0)
     assert platform.wait(first)["status"] == "SUCCEEDED"
     assert "lock_holder" not in platform.meta("single")
@@ -133,7 +133,7 @@ def test_start_later_than_starting_deadline_is_skipped(platform: Platform) -> No
         "deadline", "late-1", {"trigger": "schedule", "scheduled_time": "2020-01-01T08:00:00Z"}
     )
     record = platform.record("deadline", "late-1")
-    assert (record["status"], record["reason"]) == ("SKIPPED", "late")
+    assert (record["status"], record["skip_reason"]) == ("SKIPPED", "late")
     assert ecs_double.started == []
 
 

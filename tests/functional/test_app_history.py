@@ -24,7 +24,7 @@ def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
     offline_aws(monkeypatch, REGION)
     monkeypatch.setenv("JOBCTL_HISTORY_TABLE", "lab-history")
     monkeypatch.setenv("JOBCTL_PREFIX", "lab")
-    monkeypatch.setattr(lambda_app, "_history", None)
+    monkeypatch.setattr(lambda_app, "_services", {})
     with mock_aws():
         context = AwsContext("123456789012", REGION, "aws")
         table = next(

@@ -110,7 +110,7 @@ def test_same_scheduled_minute_delivered_twice_runs_once(lab: Lab) -> None:
     )
     assert second["status"] == "SUCCEEDED"
     record = lab.item("RUN#second")
-    assert (record["status"], record["reason"]) == ("SKIPPED", "duplicate")
+    assert (record["status"], record["skip_reason"]) == ("SKIPPED", "duplicate")
     assert lab.item(f"DEDUPE#{scheduled[:16]}")["run_id"] == "first"
 
 
@@ -118,13 +118,13 @@ def test_paused_job_records_a_skip(lab: Lab) -> None:
     lab.put_meta(paused=True)
     lab.run("while-paused", {"trigger": "schedule", "scheduled_time": now_iso()})
     record = lab.item("RUN#while-paused")
-    assert (record["status"], record["reason"]) == ("SKIPPED", "paused")
+    assert (record["status"], record["skip_reason"]) == ("SKIPPED", "paused")
 
 
 def test_run_later_than_starting_deadline_is_skipped_as_late(lab: Lab) -> None:
     lab.run("late", {"trigger": "schedule", "scheduled_time": "2020-01-01T03:00:00Z"})
     record = lab.item("RUN#late")
-    assert (record["status"], record["reason"]) == ("SKIPPED", "late")
+    assert (record["status"], record["skip_reason"]) == ("SKIPPED", "late")
     assert lab.item("DEDUPE#2020-01-01T03:00") == {}, "a late run claims nothing"
 
 
@@ -136,7 +136,7 @@ def test_forbid_skips_while_a_live_lease_is_held(lab: Lab) -> None:
     )
     lab.run("blocked", {"trigger": "schedule", "scheduled_time": now_iso()})
     record = lab.item("RUN#blocked")
-    assert (record["status"], record["reason"]) == ("SKIPPED", "concurrent")
+    assert (record["status"], record["skip_reason"]) == ("SKIPPED", "concurrent")
     assert lab.item("META")["lock_holder"].endswith(":other"), "the holder keeps its lock"
 
 

@@ -112,10 +112,10 @@ def test_terminal_event_without_running_event_creates_a_complete_record(store: R
 
 def test_a_record_the_state_machine_finished_is_not_rewritten(store: RunStore) -> None:
     record(store, event("r1", "RUNNING"))
-    store.finish("report", "r1", "SKIPPED", {"reason": "duplicate"})
+    store.finish("report", "r1", "SKIPPED", {"skip_reason": "duplicate"})
     assert record(store, event("r1", "SUCCEEDED", stop=1)) == ["unchanged"]
     run = store.get("report", "r1")
-    assert run is not None and (run["status"], run["reason"]) == ("SKIPPED", "duplicate")
+    assert run is not None and (run["status"], run["skip_reason"]) == ("SKIPPED", "duplicate")
 
 
 def test_abort_releases_the_lock_only_if_this_execution_holds_it(store: RunStore) -> None:

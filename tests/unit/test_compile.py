@@ -167,6 +167,7 @@ def test_every_variable_is_initialised_at_start(item: CompiledJob) -> None:
         "lookup",
         "number",
         "type",
+        "split",
         "v",
         "k",
     }

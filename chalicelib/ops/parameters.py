@@ -1,0 +1,64 @@
+"""Manual-run parameters: only what the job declares, each value checked, never a shell string.
+
+A parameter reaches the container as one environment variable (ECS exec-form overrides,
+filtered again by the state machine to declared names). Invariants: a name the job does
+not declare, a reserved name (AWS_*, ECS_*, LD_*) or the name of one of the task's secrets
+is refused even if a stale deploy declared it; values are strings of bounded size with no
+control characters; a value must match its `enum` or fully match its `pattern`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .errors import InvalidRequest
+
+RESERVED = re.compile(r"^(AWS_|ECS_|LD_)")
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+MAX_VALUE = 1024
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tab is the one allowed
+
+
+def check_parameters(
+    job: str, given: dict[str, str], declared: dict[str, dict[str, Any]], secrets: list[str]
+) -> dict[str, str]:
+    """The parameters to pass, or InvalidRequest naming the first bad one."""
+    for name, value in sorted(given.items()):
+        if not NAME.match(name):
+            raise InvalidRequest(f"parameter '{name[:64]}' is not a valid name", field=name[:64])
+        if RESERVED.match(name) or name in secrets:
+            raise InvalidRequest(
+                f"parameter '{name}' is reserved (AWS_*, ECS_*, LD_* and the task's secrets "
+                "cannot be set)",
+                field=name,
+            )
+        spec = declared.get(name)
+        if spec is None:
+            allowed = ", ".join(sorted(declared)) or "none"
+            raise InvalidRequest(
+                f"job '{job}' does not declare parameter '{name}' (declared: {allowed})",
+                field=name,
+            )
+        _check_value(name, value, spec)
+    for name, spec in sorted(declared.items()):
+        if spec.get("required") and name not in given and spec.get("default") is None:
+            raise InvalidRequest(f"parameter '{name}' is required", field=name)
+    return dict(sorted(given.items()))
+
+
+def _check_value(name: str, value: str, spec: dict[str, Any]) -> None:
+    if len(value) > MAX_VALUE:
+        raise InvalidRequest(
+            f"parameter '{name}' is longer than {MAX_VALUE} characters", field=name
+        )
+    if _CONTROL.search(value):
+        raise InvalidRequest(f"parameter '{name}' contains control characters", field=name)
+    enum = spec.get("enum")
+    if enum is not None and value not in enum:
+        raise InvalidRequest(
+            f"parameter '{name}' must be one of: {', '.join(map(str, enum))}", field=name
+        )
+    pattern = spec.get("pattern")
+    if pattern is not None and re.fullmatch(pattern, value) is None:
+        raise InvalidRequest(f"parameter '{name}' must match the pattern {pattern}", field=name)

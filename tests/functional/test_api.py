@@ -1,0 +1,412 @@
+"""The operator API through chalice.test.Client, on jobs deployed by jobctl into moto.
+
+Executions are created but not run here (tests/e2e runs them): these tests pin what each
+route answers, what it starts, and every error path.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from chalice.local import LambdaEventConverter
+from chalice.test import Client
+from moto import mock_aws
+
+import app as lambda_app
+from chalicelib.aws.clients import ClientFactory
+from chalicelib.deploy.service import DeployService
+from chalicelib.local.seed import register_task_definition
+from chalicelib.registry.loader import parse_registry
+from tests.support.aws import offline_aws
+from tests.support.history import put_runs, run_item
+
+REGION = "us-east-1"
+ALICE = "arn:aws:iam::123456789012:user/alice"
+JOBS = """\
+version: 1
+project: api
+defaults:
+  cluster: app
+  task_definition: app-batch
+  container: app
+  launch_type: FARGATE
+  network: {subnets: [subnet-1], security_groups: [sg-1]}
+jobs:
+  report:
+    schedule: cron(0 3 * * ? *)
+    description: nightly report
+    owner: data-team
+    parameters:
+      DAY: {pattern: '\\d{4}-\\d{2}-\\d{2}'}
+      LEVEL: {enum: [low, high], default: low}
+  zoned: {schedule: cron(0 9 * * ? *), timezone: Europe/Paris}
+  off: {schedule: rate(1 hour), enabled: false}
+"""
+
+
+class Api:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.ddb = boto3.client("dynamodb", region_name=REGION)
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+
+    def get(self, path: str) -> tuple[int, Any]:
+        response = self.client.http.get(path)
+        return response.status_code, response.json_body
+
+    def post(self, path: str, body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
+        payload = raw if raw is not None else json.dumps(body if body is not None else {}).encode()
+        response = self.client.http.post(
+            path, headers={"Content-Type": "application/json"}, body=payload
+        )
+        return response.status_code, response.json_body
+
+    def seed(self, *items: dict[str, Any]) -> None:
+        put_runs(self.ddb, "api-history", list(items))
+
+    def execution_input(self, arn: str) -> dict[str, Any]:
+        return json.loads(self.sfn.describe_execution(executionArn=arn)["input"])  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    offline_aws(monkeypatch, REGION)
+    monkeypatch.setenv("JOBCTL_HISTORY_TABLE", "api-history")
+    monkeypatch.setenv("JOBCTL_PREFIX", "api")
+    monkeypatch.setattr(lambda_app, "_services", {})
+    # API Gateway puts the SigV4-verified caller in the request context; chalice's local
+    # gateway does not, so the test adds it where API Gateway would.
+    create_event = LambdaEventConverter.create_lambda_event
+    request_ids = itertools.count(1)
+
+    def with_identity(self: Any, *args: Any, **kwargs: Any) -> Any:
+        event = create_event(self, *args, **kwargs)
+        event["requestContext"]["identity"]["userArn"] = ALICE
+        event["requestContext"]["requestId"] = f"request-{next(request_ids)}"
+        return event
+
+    monkeypatch.setattr(LambdaEventConverter, "create_lambda_event", with_identity)
+    with mock_aws():
+        ecs = boto3.client("ecs", region_name=REGION)
+        register_task_definition(ecs)
+        deploy = DeployService(ClientFactory(region=REGION), parse_registry(JOBS), None)
+        result = deploy.apply(deploy.plan())
+        assert result.ok, result.failed
+        with Client(lambda_app.app) as client:
+            yield Api(client)
+
+
+# ------------------------------------------------------------------ reads
+
+
+def test_jobs_lists_every_deployed_job_with_schedule_state_and_next_run(api: Api) -> None:
+    status, body = api.get("/jobs")
+    assert status == 200
+    jobs = {job["name"]: job for job in body["jobs"]}
+    assert sorted(jobs) == ["off", "report", "zoned"]
+    report = jobs["report"]
+    assert (report["schedule"], report["enabled"], report["paused"]) == (
+        "cron(0 3 * * ? *)",
+        True,
+        False,
+    )
+    assert report["next_run"].endswith("T03:00:00Z")
+    assert jobs["zoned"]["timezone"] == "Europe/Paris"
+    assert jobs["zoned"]["next_run"][11:13] in ("07", "08")  # 09:00 Paris in UTC
+    assert (jobs["off"]["enabled"], jobs["off"]["next_run"]) == (False, None)
+
+
+def test_job_detail_shows_parameters_and_next_runs(api: Api) -> None:
+    status, body = api.get("/jobs/report")
+    assert status == 200
+    assert body["parameters"]["LEVEL"] == {
+        "description": None,
+        "pattern": None,
+        "enum": ["low", "high"],
+        "default": "low",
+        "required": False,
+    }
+    assert len(body["next_runs"]) == 5
+    assert body["state_machine_arn"].endswith(":stateMachine:api-report")
+    assert (body["owner"], body["description"]) == ("data-team", "nightly report")
+
+
+def test_runs_of_a_job_newest_first_with_filters_and_pages(api: Api) -> None:
+    api.seed(
+        run_item("report", "r1", "SUCCEEDED", "2026-11-20T03:00:01.000Z", exit_code=0),
+        run_item("report", "r2", "FAILED", "2026-11-21T03:00:01.000Z", exit_code=3),
+        run_item("report", "r3", "SUCCEEDED", "2026-11-22T03:00:01.000Z", exit_code=0),
+        run_item("zoned", "z1", "FAILED", "2026-11-22T08:00:01.000Z"),
+    )
+    status, body = api.get("/jobs/report/runs")
+    assert status == 200
+    assert [run["run_id"] for run in body["runs"]] == ["r3", "r2", "r1"]
+    assert body["next_token"] is None
+
+    _, failed = api.get("/jobs/report/runs?status=failed")
+    assert [(run["run_id"], run["exit_code"]) for run in failed["runs"]] == [("r2", 3)]
+
+    _, recent = api.get("/jobs/report/runs?since=2026-11-21T00:00:00Z")
+    assert [run["run_id"] for run in recent["runs"]] == ["r3", "r2"]
+
+    _, first = api.get("/jobs/report/runs?limit=2")
+    assert [run["run_id"] for run in first["runs"]] == ["r3", "r2"]
+    _, second = api.get(f"/jobs/report/runs?limit=2&next_token={first['next_token']}")
+    assert [run["run_id"] for run in second["runs"]] == ["r1"]
+    assert second["next_token"] is None
+
+
+def test_status_filter_pages_without_skipping_or_repeating(api: Api) -> None:
+    items = [
+        run_item(
+            "report",
+            f"r{i:02d}",
+            "FAILED" if i % 3 == 0 else "SUCCEEDED",
+            f"2026-11-{i + 1:02d}T03:00:00.000Z",
+        )
+        for i in range(30)
+    ]
+    api.seed(*items)
+    seen: list[str] = []
+    token = ""
+    while True:
+        _, page = api.get(f"/jobs/report/runs?status=FAILED&limit=3&next_token={token}")
+        seen.extend(run["run_id"] for run in page["runs"])
+        if not page["next_token"]:
+            break
+        token = page["next_token"]
+    assert seen == [f"r{i:02d}" for i in range(29, -1, -1) if i % 3 == 0]
+
+
+def test_runs_across_jobs_merge_statuses_newest_first_and_page(api: Api) -> None:
+    api.seed(
+        run_item("report", "r1", "SUCCEEDED", "2026-11-20T03:00:00.000Z"),
+        run_item("zoned", "z1", "FAILED", "2026-11-21T08:00:00.000Z"),
+        run_item("report", "r2", "RUNNING", "2026-11-22T03:00:00.000Z"),
+        run_item("zoned", "z2", "SKIPPED", "2026-11-22T08:00:00.000Z", skip_reason="paused"),
+    )
+    _, everything = api.get("/runs")
+    assert [run["run_id"] for run in everything["runs"]] == ["z2", "r2", "z1", "r1"]
+    _, failed = api.get("/runs?status=FAILED")
+    assert [run["run_id"] for run in failed["runs"]] == ["z1"]
+    pages: list[str] = []
+    token = ""
+    while True:
+        _, page = api.get(f"/runs?limit=1&next_token={token}")
+        pages.extend(run["run_id"] for run in page["runs"])
+        token = page["next_token"]
+        if not token:
+            break
+    assert pages == ["z2", "r2", "z1", "r1"]
+
+
+def test_run_detail_has_everything_an_operator_needs(api: Api) -> None:
+    api.seed(
+        run_item(
+            "report",
+            "manual-1",
+            "FAILED",
+            "2026-11-22T03:00:00.000Z",
+            trigger="manual",
+            triggered_by=ALICE,
+            reason="backfill",
+            parameters={"DAY": "2026-11-01"},
+            attempts=3,
+            exit_code=3,
+            stopped_reason="Essential container in task exited",
+            task_arn="arn:aws:ecs:us-east-1:123456789012:task/app/abc123",
+            ended_at="2026-11-22T03:05:00.000Z",
+        )
+    )
+    status, run = api.get("/runs/manual-1")
+    assert status == 200
+    assert (run["job"], run["status"], run["attempts"], run["exit_code"]) == (
+        "report",
+        "FAILED",
+        3,
+        3,
+    )
+    assert (run["trigger"], run["triggered_by"], run["reason"]) == ("manual", ALICE, "backfill")
+    assert run["parameters"] == {"DAY": "2026-11-01"}
+    assert run["console_url"].startswith("https://us-east-1.console.aws.amazon.com/states/")
+    assert run["log_url"].endswith("app-batch$252Fapp$252Fabc123")
+
+
+# ------------------------------------------------------------------ actions
+
+
+def test_manual_run_passes_declared_parameters_and_who_and_why(api: Api) -> None:
+    status, started = api.post(
+        "/jobs/report/runs", {"parameters": {"DAY": "2026-11-01"}, "reason": "backfill"}
+    )
+    assert status == 202
+    assert started["run_id"].startswith("manual-") and started["triggered_by"] == ALICE
+    assert api.execution_input(started["execution_arn"]) == {
+        "trigger": "manual",
+        "triggered_by": ALICE,
+        "reason": "backfill",
+        "parameters": {"DAY": "2026-11-01"},
+    }
+
+
+def test_rerun_repeats_the_parameters_and_links_to_the_original(api: Api) -> None:
+    api.seed(
+        run_item("report", "r1", "FAILED", "2026-11-22T03:00:00.000Z", parameters={"LEVEL": "high"})
+    )
+    status, started = api.post("/runs/r1/rerun", {"reason": "fixed the bucket policy"})
+    assert status == 202
+    assert (started["job"], started["rerun_of"]) == ("report", "r1")
+    assert api.execution_input(started["execution_arn"]) == {
+        "trigger": "rerun",
+        "triggered_by": ALICE,
+        "reason": "fixed the bucket policy",
+        "parameters": {"LEVEL": "high"},
+        "rerun_of": "r1",
+    }
+    status, again = api.post("/runs/r1/rerun")
+    assert status == 202 and api.execution_input(again["execution_arn"])["reason"] == "re-run of r1"
+
+
+def test_pause_and_resume_flip_the_flag_the_claim_step_reads(api: Api) -> None:
+    status, paused = api.post("/jobs/report/pause", {"reason": "bucket migration"})
+    assert status == 200 and (paused["paused"], paused["by"]) == (True, ALICE)
+    meta = api.ddb.get_item(
+        TableName="api-history", Key={"pk": {"S": "JOB#report"}, "sk": {"S": "META"}}
+    )["Item"]
+    assert meta["paused"] == {"BOOL": True} and meta["paused_reason"] == {"S": "bucket migration"}
+    _, job = api.get("/jobs/report")
+    assert (job["paused"], job["next_run"], job["paused_by"]) == (True, None, ALICE)
+    status, refused = api.post("/jobs/report/runs", {"reason": "try"})
+    assert (status, refused["error"]) == (409, "Conflict")
+    # The trigger stays as jobs.yaml says: pausing never disables the deployed rule.
+    rule = boto3.client("events", region_name=REGION).describe_rule(Name="api-report")
+    assert rule["State"] == "ENABLED"
+    status, resumed = api.post("/jobs/report/resume")
+    assert status == 200 and resumed["paused"] is False
+    assert api.post("/jobs/report/runs", {"reason": "try"})[0] == 202
+
+
+# ------------------------------------------------------------------ errors
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "error"),
+    [
+        ("/jobs/nope", 404, "NotFound"),
+        ("/jobs/nope/runs", 404, "NotFound"),
+        ("/runs/nope", 404, "NotFound"),
+        ("/jobs/report/runs?status=BOGUS", 400, "BadRequest"),
+        ("/jobs/report/runs?limit=0", 400, "BadRequest"),
+        ("/jobs/report/runs?limit=ten", 400, "BadRequest"),
+        ("/jobs/report/runs?since=yesterday", 400, "BadRequest"),
+        ("/jobs/report/runs?next_token=garbage", 400, "BadRequest"),
+        ("/jobs/report/runs?next_token=e30=", 400, "BadRequest"),
+        ("/jobs/report/runs?colour=blue", 400, "BadRequest"),
+        ("/runs?next_token=eyJjdXJzb3JzIjogMX0=", 400, "BadRequest"),
+    ],
+)
+def test_bad_reads_get_json_errors(api: Api, path: str, status: int, error: str) -> None:
+    got, body = api.get(path)
+    assert (got, body["error"]) == (status, error)
+    assert body["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"parameters": {"DAY": "yesterday"}, "reason": "x"}, "DAY", "pattern"),
+        ({"parameters": {"LEVEL": "max"}, "reason": "x"}, "LEVEL", "one of: low, high"),
+        ({"parameters": {"COLOUR": "red"}, "reason": "x"}, "COLOUR", "does not declare"),
+        ({"parameters": {"AWS_REGION": "x"}, "reason": "x"}, "AWS_REGION", "reserved"),
+        ({"parameters": {"LD_PRELOAD": "/tmp/x.so"}, "reason": "x"}, "LD_PRELOAD", "reserved"),
+        ({"parameters": {"DAY": "2026-11-01; rm -rf /"}, "reason": "x"}, "DAY", "pattern"),
+        ({"parameters": {"DAY": 20261101}, "reason": "x"}, "parameters.DAY", "string"),
+        ({"parameters": {"DAY": "2026-11-01"}}, "reason", "required"),
+        ({"parameters": {}, "reason": "   "}, "reason", "at least 1"),
+        ({"reason": "x", "force": True}, "force", "not a field"),
+    ],
+)
+def test_manual_run_refuses_bad_parameters_naming_them(
+    api: Api, body: dict[str, Any], field: str, words: str
+) -> None:
+    status, answer = api.post("/jobs/report/runs", body)
+    assert (status, answer["error"], answer["field"]) == (400, "BadRequest", field)
+    assert words in answer["message"]
+    executions = api.sfn.list_executions(
+        stateMachineArn="arn:aws:states:us-east-1:123456789012:stateMachine:api-report"
+    )["executions"]
+    assert executions == [], "nothing may start on a refused request"
+
+
+def test_malformed_and_oversized_bodies(api: Api) -> None:
+    assert api.post("/jobs/report/runs", raw=b"{not json")[0] == 400
+    assert api.post("/jobs/report/runs", raw=b"[1, 2]")[0] == 400
+    assert api.post("/jobs/report/runs", raw=b"\xff\xfe")[0] == 400
+    big = json.dumps({"reason": "x" * 20_000}).encode()
+    status, body = api.post("/jobs/report/runs", raw=big)
+    assert (status, body["error"]) == (413, "PayloadTooLarge")
+    assert api.post("/jobs/nope/runs", {"reason": "x"})[0] == 404
+    assert api.post("/runs/nope/rerun")[0] == 404
+    assert api.post("/jobs/nope/pause")[0] == 404
+    assert api.post("/jobs/nope/resume")[0] == 404
+
+
+def test_every_route_but_slack_requires_iam() -> None:
+    routes = lambda_app.app.routes
+    assert routes, "the app declares routes"
+    for path, methods in routes.items():
+        for method, entry in methods.items():
+            if path.startswith("/slack/"):
+                assert entry.authorizer is None, f"{method} {path}: Slack signs its own requests"
+                continue
+            assert entry.authorizer is not None, f"{method} {path} has no authorizer"
+            assert entry.authorizer.to_swagger()["x-amazon-apigateway-authtype"] == "awsSigv4"
+
+
+def test_the_packaged_template_puts_sigv4_on_every_route_but_slack(tmp_path: Path) -> None:
+    root = Path(lambda_app.__file__).resolve().parent
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(root / "app.py", project / "app.py")
+    shutil.copytree(root / "chalicelib", project / "chalicelib", ignore=_caches)
+    shutil.copytree(root / ".chalice", project / ".chalice", ignore=_caches)
+    chalice = Path(sys.executable).with_name("chalice")
+    environment = {**os.environ, "AWS_DEFAULT_REGION": REGION}
+    for stage in json.loads((root / ".chalice" / "config.json").read_text())["stages"]:
+        out = tmp_path / f"out-{stage}"
+        subprocess.run(
+            [str(chalice), "package", "--stage", stage, str(out)],
+            cwd=project,
+            env=environment,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        template = json.loads((out / "sam.json").read_text())
+        swagger = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+        assert swagger["securityDefinitions"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+        operations = [
+            (path, method, spec)
+            for path, methods in swagger["paths"].items()
+            for method, spec in methods.items()
+        ]
+        assert len(operations) >= 9
+        for path, method, spec in operations:
+            if path.startswith("/slack/"):
+                assert "security" not in spec, f"{method} {path}"
+            else:
+                assert spec.get("security") == [{"sigv4": []}], f"{stage}: {method} {path}"
+
+
+def _caches(directory: str, names: list[str]) -> list[str]:
+    return [name for name in names if name in ("__pycache__", "deployments", ".mypy_cache")]
