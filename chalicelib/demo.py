@@ -30,10 +30,11 @@ import os
 import signal
 import sys
 import threading
+import urllib.error
 import urllib.request
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.panel import Panel
@@ -43,6 +44,9 @@ from .cli import main as jobctl
 from .local.command import Printer, wait_for_signal
 from .local.notify import alert_context
 from .registry.loader import Registry, load_registry
+
+if TYPE_CHECKING:  # imports moto: only when the demo runs
+    from .local.platform import LocalPlatform
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = "jobs.yaml"
@@ -116,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         problems = _run(platform, registry, console)
         if args.serve:
             _serve(platform, console)
+    except (TimeoutError, urllib.error.URLError) as exc:
+        body = (
+            exc.read().decode(errors="replace") if isinstance(exc, urllib.error.HTTPError) else ""
+        )
+        problems = [f"{exc} {body}".strip()]
     finally:
         platform.stop()
     if problems:
@@ -128,11 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _run(platform: Any, registry: Registry, console: Console) -> list[str]:
+def _run(platform: LocalPlatform, registry: Registry, console: Console) -> list[str]:
     """Fire everything, show what happened, and return what differs from the expected."""
     from .deploy.render import plan_text
     from .deploy.service import DeployService
 
+    assert platform.factory is not None
     plan = DeployService(platform.factory, registry, ENV).plan()
     platform.say("plan after apply: " + plan_text(plan).strip().splitlines()[-1])
 
@@ -147,7 +157,8 @@ def _run(platform: Any, registry: Registry, console: Console) -> list[str]:
         )
         runs[started["run_id"]] = job
     ended = platform.wait_for_runs(list(runs), timeout=TIMEOUT)
-    alerts = platform.wait_for_alerts(1, timeout=10)
+    # A run publishes its alert before its execution ends: one more poll has them all.
+    alerts = platform.drain_alerts()
 
     history = _api(platform, "GET", "/runs?limit=50")["runs"]
     ours = [run for run in history if run["run_id"] in runs]
@@ -226,7 +237,8 @@ def _alert_panel(alert: dict[str, Any]) -> Panel:
     return Panel("\n".join(body), title=f"[red]alert: {content.get('title')}", title_align="left")
 
 
-def _log_lines(platform: Any, run: dict[str, Any]) -> list[str]:
+def _log_lines(platform: LocalPlatform, run: dict[str, Any]) -> list[str]:
+    assert platform.store is not None and platform.factory is not None
     config = json.loads(platform.store.meta(run["job"]).get("config") or "{}")
     logs = config.get("logs") or {}
     if not logs or not run.get("task_arn"):
@@ -251,7 +263,10 @@ def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _api(platform: Any, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+def _api(
+    platform: LocalPlatform, method: str, path: str, payload: dict[str, Any] | None = None
+) -> Any:
+    assert platform.api is not None
     data = json.dumps(payload).encode() if payload is not None else None
     request = urllib.request.Request(
         platform.api.url + path,
@@ -264,7 +279,8 @@ def _api(platform: Any, method: str, path: str, payload: dict[str, Any] | None =
         return json.loads(response.read())
 
 
-def _serve(platform: Any, console: Console) -> None:
+def _serve(platform: LocalPlatform, console: Console) -> None:
+    assert platform.api is not None
     url = platform.api.url
     console.rule("[bold]serving: Ctrl-C stops")
     console.print(f"  curl {url}/jobs")

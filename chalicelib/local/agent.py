@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..aws.clients import ClientFactory, describe_error
+from ..aws.clients import ClientFactory, describe_error, error_code
 from .moto_runtime import StartedTask
 
 Say = Callable[[str], None]
@@ -207,7 +207,7 @@ class LocalAgent:
         finally:
             _signal_group(process, signal.SIGKILL)  # the container's other processes end too
             reader.join(timeout=self.grace + 2)
-            logs.flush()
+            logs.flush(final=True)
             with self._lock:
                 self._processes.pop(task.task_arn, None)
         code = exit_code(process.returncode if process.returncode is not None else -9)
@@ -337,7 +337,6 @@ class _LogShipper:
         self.stream = stream
         self.say = say
         self.label = label
-        self._failed = False
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._ship = threading.Lock()  # one put at a time keeps the stream ordered
@@ -349,8 +348,9 @@ class _LogShipper:
         with self._lock:
             self._pending.append({"timestamp": int(time.time() * 1000), "message": line})
 
-    def flush(self) -> None:
-        """Ship what is pending; a failure loses those lines (reported once), not the task."""
+    def flush(self, final: bool = False) -> None:
+        """Ship what is pending. A failed put keeps its lines for the next flush; the final
+        flush gives up on them, reporting it: the task's fate never depends on its logs."""
         with self._ship:
             with self._lock:
                 batch, self._pending = self._pending, []
@@ -358,18 +358,32 @@ class _LogShipper:
                 return
             try:
                 self._put(batch)
+                return
             except Exception as exc:
-                if not self._failed:
-                    self._failed = True
-                    self.say(f"agent: {self.label}: CloudWatch Logs: {describe_error(exc)}")
+                problem = describe_error(exc)
+            if final:
+                self.say(
+                    f"agent: {self.label}: CloudWatch Logs lost {len(batch)} line(s): {problem}"
+                )
+                return
+            with self._lock:
+                self._pending[:0] = batch
 
     def _put(self, batch: list[dict[str, Any]]) -> None:
         assert self.group is not None and self.stream is not None
         if not self._created:
-            with contextlib.suppress(self.logs.exceptions.ResourceAlreadyExistsException):
-                self.logs.create_log_group(logGroupName=self.group)
-            with contextlib.suppress(self.logs.exceptions.ResourceAlreadyExistsException):
-                self.logs.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
+            for call, names in (
+                (self.logs.create_log_group, {"logGroupName": self.group}),
+                (
+                    self.logs.create_log_stream,
+                    {"logGroupName": self.group, "logStreamName": self.stream},
+                ),
+            ):
+                try:
+                    call(**names)
+                except Exception as exc:
+                    if error_code(exc) != "ResourceAlreadyExistsException":
+                        raise
             self._created = True
         for start in range(0, len(batch), 1000):  # PutLogEvents takes 10,000; stay well under
             self.logs.put_log_events(

@@ -9,9 +9,10 @@ with a warning. Locally that is acceptable only because of what this module adds
 * every request gets the identity API Gateway puts in `requestContext.identity` for an IAM
   caller (`userArn`, `user`, `caller`, `accountId`, `accessKey`), naming the local OS user,
   so the app records `triggered_by` the same way in both places.
-The app's configuration is its deployed environment: the stage's `environment_variables`
-from .chalice/config.json, then `JOBCTL_*` values for the local deployment; they are set in
-this process's environment before app.py is imported (it reads them at first use).
+The app's configuration is what every stage shares (the top-level `environment_variables`
+of .chalice/config.json; a stage's own values describe a real deployment: its table, its
+Slack secrets), then `JOBCTL_*` values for the local deployment; they are set in this
+process's environment before app.py is imported (it reads them at first use).
 Invariant: `stop()` shuts the server down and closes its socket.
 """
 
@@ -32,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent.parent
 APP_FILE = ROOT / "app.py"
 CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
-STAGE = "dev"
+STAGE = "local"
 # On Lambda the app's request logs and metrics go to CloudWatch; on the local console they
 # would drown the platform's own lines. Set these variables to see them.
 LOCAL_DEFAULTS = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
@@ -56,14 +57,13 @@ def caller_identity(user: str, account: str) -> dict[str, str]:
     }
 
 
-def stage_environment(stage: str = STAGE) -> dict[str, str]:
-    """The stage's environment_variables (top level, then the stage's) from config.json."""
+def shared_environment() -> dict[str, str]:
+    """The top-level environment_variables of .chalice/config.json (every stage has them)."""
     try:
         config = json.loads(CHALICE_CONFIG.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    values = dict(config.get("environment_variables") or {})
-    values.update((config.get("stages", {}).get(stage) or {}).get("environment_variables") or {})
+    values = config.get("environment_variables") or {}
     return {str(k): str(v) for k, v in values.items()}
 
 
@@ -103,7 +103,7 @@ class LocalApi:
 
         for name, value in LOCAL_DEFAULTS.items():
             os.environ.setdefault(name, value)
-        os.environ.update(stage_environment())
+        os.environ.update(shared_environment())
         os.environ.update(environment)
         # Chalice warns once per process that IAM auth is not enforced; this module says so
         # at start-up and guards the loopback server instead.

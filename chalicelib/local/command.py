@@ -21,12 +21,15 @@ from collections.abc import Callable
 from datetime import datetime
 from difflib import get_close_matches
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from rich.console import Console
 
 from ..usage import UsageError
+
+if TYPE_CHECKING:  # the platform imports moto: only `jobctl local` pays for it
+    from .platform import LocalOptions, LocalPlatform
 
 EXIT_OK, EXIT_FAILED = 0, 1
 DEFAULT_PORT = 8000
@@ -140,7 +143,7 @@ def local_command(args: argparse.Namespace, out: Console) -> int:
         say("stopped")
 
 
-def _options(args: argparse.Namespace) -> Any:
+def _options(args: argparse.Namespace) -> LocalOptions:
     from .platform import LocalOptions
 
     try:
@@ -187,7 +190,7 @@ def _check_installed() -> None:
         )
 
 
-def _banner(platform: Any, say: Callable[[str], None]) -> None:
+def _banner(platform: LocalPlatform, say: Callable[[str], None]) -> None:
     assert platform.api is not None
     for trigger in platform.triggers():
         job = trigger.state_machine.removeprefix(f"{platform.target.base}-")
@@ -203,7 +206,7 @@ def _banner(platform: Any, say: Callable[[str], None]) -> None:
     say(f"jobctl local: ready: api {platform.api.url} aws {platform.endpoint} (Ctrl-C stops)")
 
 
-def _until_ended(platform: Any, fired: list[str], stop: threading.Event) -> int:
+def _until_ended(platform: LocalPlatform, fired: list[str], stop: threading.Event) -> int:
     while not stop.is_set():
         try:
             ended = platform.wait_for_runs(fired, timeout=0.2)

@@ -31,6 +31,13 @@ fixes each, and tests/functional/test_moto_runtime.py fails loudly if moto chang
    fails with KeyError 'ExecutionArn'. Fixed with the same converters as 2.
 7. RunTask with awsvpc networking crashes (`'NetworkInterface' object has no attribute
    'private_dns_name'`) unless the VPC has DNS hostnames enabled. Fixed with a None default.
+9. Backends are not thread-safe, yet requests are handled concurrently (the server's request
+   threads, the interpreter's execution threads, apply's workers): DynamoDB's
+   TransactWriteItems deep-copies a table while another request writes to it and fails
+   with `RuntimeError: dictionary changed size during iteration` (a claim step failing
+   with a 500). Fixed by serialising request dispatch (`BaseResponse._dispatch`) with one
+   re-entrant lock. Consequence: an SQS long poll would hold it, so poll with
+   `WaitTimeSeconds=0`.
 Not a defect: `start_execution` without a name gives every execution the same ARN; jobctl
 always names executions.
 """
@@ -202,6 +209,7 @@ def install() -> None:
     _install_ecs()
     _install_eni_default()
     _install_time_speed()
+    _install_serialised_dispatch()
     _installed = True
 
 
@@ -487,3 +495,21 @@ def _install_time_speed() -> None:
 
     clock = types.SimpleNamespace(sleep=sleep, time=real.time, monotonic=real.monotonic)
     setattr(retrier_decl, "time", clock)  # noqa: B010 (replacing a module reference)
+
+
+# --- 9. one request at a time ---------------------------------------------------------------
+
+_dispatch_lock = threading.RLock()
+
+
+def _install_serialised_dispatch() -> None:
+    from moto.core.responses import BaseResponse
+
+    original = BaseResponse._dispatch
+
+    def dispatch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # Re-entrant: a handler may call another service in-process on the same thread.
+        with _dispatch_lock:
+            return original(self, *args, **kwargs)
+
+    setattr(BaseResponse, "_dispatch", dispatch)  # noqa: B010 (patching a method)

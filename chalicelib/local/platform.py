@@ -291,14 +291,11 @@ class LocalPlatform:
                     raise TimeoutError(f"runs still going after {timeout:.0f}s: {waiting}")
                 self._cond.wait(min(remaining, 0.2))  # short: Ctrl-C is handled between waits
 
-    def wait_for_alerts(self, count: int, timeout: float) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
+    def drain_alerts(self) -> list[dict[str, Any]]:
+        """Every alert received so far, after one more poll of the queue."""
+        if self.alerts is not None:
+            self.alerts.poll_once()
         with self._cond:
-            while len(self._alerts) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._cond.wait(min(remaining, 0.2))  # short: Ctrl-C is handled between waits
             return list(self._alerts)
 
     def runs(self) -> list[RunChange]:
@@ -344,9 +341,7 @@ class LocalPlatform:
         if self.alerts is not None:
             alerts = self.alerts
             _quietly(alerts.stop, self.say)
-            _bounded(
-                "printing the last alerts", lambda: alerts.poll_once(wait_seconds=0), 2.0, self.say
-            )
+            _bounded("printing the last alerts", alerts.poll_once, 2.0, self.say)
         _quietly(self._stack.close, self.say)
 
     def _abort_running(self) -> None:

@@ -6,7 +6,7 @@
   `Recorder`, exactly as the `record_execution_status` Lambda would. Each applied change is
   reported with the run record as it stands after it.
 * `AlertPoller`: the state machines publish alerts to the SNS topic `<base>-alerts`; an
-  SQS queue subscribed to it (raw delivery) is long-polled, and each message (an AWS Chatbot
+  SQS queue subscribed to it (raw delivery) is polled, and each message (an AWS Chatbot
   custom notification) is handed to a callback once, then deleted.
 Invariants: a change is reported once per (execution, status); a poll failing (the endpoint
 going away at shutdown) is reported, never raised out of the thread; `stop()` joins the
@@ -190,20 +190,18 @@ class AlertPoller(_Loop):
         queue_url: str,
         on_alert: Callable[[dict[str, Any]], None],
         say: Say,
-        wait_seconds: int = 1,
+        interval: float = 0.5,
     ) -> None:
-        # Long polling: the wait bounds how long stop() takes.
-        super().__init__(0.0, say)
+        # Short polls: a long poll would hold moto's request lock (moto_runtime, fix 9).
+        super().__init__(interval, say)
         self.sqs = sqs
         self.queue_url = queue_url
         self.on_alert = on_alert
-        self.wait_seconds = wait_seconds
 
-    def poll_once(self, wait_seconds: int | None = None) -> None:
+    def poll_once(self) -> None:
         with self._lock:
-            wait = self.wait_seconds if wait_seconds is None else wait_seconds
             received = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
             )
             for message in received.get("Messages", []):
                 try:

@@ -46,7 +46,6 @@ jobs:
   hello:
     schedule: cron(0 3 * * ? *)
     command: [python, -c, "print('hello line 1'); print('hello line 2', flush=True)"]
-    environment: {GREETING: hi}
   broken:
     schedule: cron(0 4 * * ? *)
     timezone: Europe/London
@@ -149,9 +148,13 @@ class Local:
             aws_secret_access_key="local",
         )
         stream = f"app-batch/app/{task_arn.rsplit('/', 1)[-1]}"
-        found = logs.get_log_events(
-            logGroupName="/ecs/app-batch", logStreamName=stream, startFromHead=True
-        )
+        try:
+            found = logs.get_log_events(
+                logGroupName="/ecs/app-batch", logStreamName=stream, startFromHead=True
+            )
+        except logs.exceptions.ResourceNotFoundException as exc:
+            tail = "\n".join(self.lines[-60:])
+            raise AssertionError(f"{exc}\njobctl local printed:\n{tail}") from None
         return [event["message"] for event in found["events"]]
 
 
@@ -242,7 +245,7 @@ def test_a_failing_job_retries_fails_with_its_exit_code_and_alerts_once(local: L
     assert local.logs(run["task_arn"]) == ["about to fail"]
     alert = local.wait_line(r"^\S+ ALERT (.*)")
     assert alert.group(1) == "loc broken: FAILED"
-    assert any(f"run_id={run_id}" in line and "exit_code=3" in line for line in local.lines)
+    local.wait_line(rf"run_id={re.escape(run_id)} .*exit_code=3")
     local.wait_line(r"\(posted to Slack \(failure\)\)")
     (post,) = local.webhook.posts
     assert "broken" in json.dumps(post)

@@ -29,18 +29,13 @@ from chalicelib.local.seed import register_task_definition
 from chalicelib.registry.loader import parse_registry
 from tests.support.aws import offline_aws
 from tests.support.history import put_runs, run_item
+from tests.support.registries import BASE
 
 REGION = "us-east-1"
 ALICE = "arn:aws:iam::123456789012:user/alice"
-JOBS = """\
-version: 1
-project: api
-defaults:
-  cluster: app
-  task_definition: app-batch
-  container: app
-  launch_type: FARGATE
-  network: {subnets: [subnet-1], security_groups: [sg-1]}
+JOBS = (
+    BASE.replace("project: demo", "project: api")
+    + """\
 jobs:
   report:
     schedule: cron(0 3 * * ? *)
@@ -52,6 +47,7 @@ jobs:
   zoned: {schedule: cron(0 9 * * ? *), timezone: Europe/Paris}
   off: {schedule: rate(1 hour), enabled: false}
 """
+)
 
 
 class Api:
