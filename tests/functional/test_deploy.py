@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +11,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.aws.clients import ClientFactory
+from chalicelib.aws.clients import AwsContext, ClientFactory
+from chalicelib.aws.gateways import TableGateway
 from chalicelib.cli import main
+from chalicelib.deploy.desired import shared_resources
 from chalicelib.deploy.service import DeployService
 from chalicelib.local.seed import register_task_definition
 from chalicelib.registry.loader import load_registry
@@ -284,3 +287,28 @@ def test_changing_tags_updates_only_the_jobs_taggable_resources(
     deploy(registry_file)
     assert "team" not in {t["Key"] for t in events.list_tags_for_resource(ResourceARN=arn)["Tags"]}
     assert deploy(registry_file)[0] == []
+
+
+def test_indexes_added_by_a_newer_jobctl_are_built_on_the_existing_table(aws: None) -> None:
+    context = AwsContext("123456789012", REGION, "aws")
+    table = next(
+        r for r in shared_resources("demo", "prod", context.placeholders()) if r.kind == "table"
+    )
+    old_indexes = {name: table.spec["indexes"][name] for name in ("by_job", "by_status")}
+    older = dataclasses.replace(table, spec={**table.spec, "indexes": old_indexes})
+    gateway = TableGateway(ClientFactory(region=REGION), context, "demo-prod")
+    gateway.create(older)
+    boto3.client("dynamodb").put_item(
+        TableName=table.name, Item={"pk": {"S": "JOB#a"}, "sk": {"S": "RUN#1"}}
+    )
+    deployed = gateway.read(table.name)
+    assert deployed is not None and set(deployed.spec["indexes"]) == {"by_job", "by_status"}
+    gateway.update(deployed, table)
+    rebuilt = gateway.read(table.name)
+    assert rebuilt is not None and rebuilt.spec["indexes"] == table.spec["indexes"]
+    assert boto3.client("dynamodb").scan(TableName=table.name)["Count"] == 1, "history kept"
+    changed = dataclasses.replace(
+        table, spec={**table.spec, "indexes": {**table.spec["indexes"], "by_run": ["job"]}}
+    )
+    with pytest.raises(RuntimeError, match="cannot change in place"):
+        gateway.update(rebuilt, changed)
