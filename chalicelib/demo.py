@@ -43,6 +43,8 @@ from rich.table import Table
 from .cli import main as jobctl
 from .local.command import Printer, wait_for_signal
 from .local.notify import alert_context
+from .ops.errors import OpsError
+from .ops.service import OpsService
 from .registry.loader import Registry, load_registry
 
 if TYPE_CHECKING:  # imports moto: only when the demo runs
@@ -167,7 +169,7 @@ def _run(platform: LocalPlatform, registry: Registry, console: Console) -> list[
         console.print(_alert_panel(alert))
     manual = next(r for r in ours if r["job"] == "backfill-report" and r["trigger"] == "manual")
     detail = _api(platform, "GET", f"/runs/{manual['run_id']}")
-    lines = _log_lines(platform, detail)
+    lines = _log_lines(platform, detail["run_id"])
     console.print(
         Panel(
             "\n".join(lines) or "(none)",
@@ -237,19 +239,13 @@ def _alert_panel(alert: dict[str, Any]) -> Panel:
     return Panel("\n".join(body), title=f"[red]alert: {content.get('title')}", title_align="left")
 
 
-def _log_lines(platform: LocalPlatform, run: dict[str, Any]) -> list[str]:
+def _log_lines(platform: LocalPlatform, run_id: str) -> list[str]:
+    """What `jobctl logs RUN` prints for the run."""
     assert platform.store is not None and platform.factory is not None
-    config = json.loads(platform.store.meta(run["job"]).get("config") or "{}")
-    logs = config.get("logs") or {}
-    if not logs or not run.get("task_arn"):
+    try:
+        return OpsService.create(platform.factory, platform.store.table).logs(run_id)
+    except OpsError:  # no awslogs for the job, or no task: nothing to show
         return []
-    task_id = run["task_arn"].rsplit("/", 1)[-1]
-    prefix = logs.get("stream_prefix")
-    stream = f"{prefix}/{config['container']}/{task_id}" if prefix else task_id
-    found = platform.factory.client("logs").get_log_events(
-        logGroupName=logs["group"], logStreamName=stream, startFromHead=True
-    )
-    return [event["message"] for event in found["events"]]
 
 
 def _duration(started: str | None, ended: str | None) -> str:

@@ -83,3 +83,16 @@ class WebhookRoutes:
         if bad:
             raise RoutingError(f"{self._ref}: route(s) {', '.join(bad)} have no https URL")
         return routes
+
+
+class SingleWebhook:
+    """Every route to one webhook URL (`jobctl local --slack-webhook`, tests)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def url(self, route: str) -> str:
+        return self._url
+
+    def invalidate(self) -> None:
+        pass

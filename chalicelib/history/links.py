@@ -26,14 +26,18 @@ def console_url(execution_arn: str) -> str | None:
     )
 
 
+def log_stream(stream_prefix: str | None, container: str, task_arn: str) -> str:
+    """The awslogs stream of `container` in task `task_arn`: `<prefix>/<container>/<task id>`,
+    or the task id alone without a prefix."""
+    task_id = task_arn.rsplit("/", 1)[-1]
+    return f"{stream_prefix}/{container}/{task_id}" if stream_prefix else task_id
+
+
 def log_url(logs: dict[str, str] | None, container: str, task_arn: str | None) -> str | None:
     """The CloudWatch Logs stream of `container` in task `task_arn` (awslogs naming)."""
     if not logs or not task_arn or "/" not in task_arn:
         return None
-    task_id = task_arn.rsplit("/", 1)[-1]
-    stream = (
-        f"{logs['stream_prefix']}/{container}/{task_id}" if logs.get("stream_prefix") else task_id
-    )
+    stream = log_stream(logs.get("stream_prefix"), container, task_arn)
     region = logs["region"]
     return (
         f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"

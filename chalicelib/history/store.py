@@ -72,13 +72,27 @@ def decode_token(token: str | None) -> dict[str, Any] | None:
         key = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
     except (ValueError, UnicodeError):
         raise BadToken("next_token is not a token this API issued") from None
-    valid = isinstance(key, dict) and all(
-        isinstance(name, str) and isinstance(value, dict) and set(value) == {"S"}
-        for name, value in key.items()
-    )
-    if not valid or "pk" not in key or "sk" not in key:
+    if not _is_key(key):
         raise BadToken("next_token is not a token this API issued")
     return dict(key)
+
+
+def _is_key(key: object) -> bool:
+    """A DynamoDB start key as this store writes them: string attributes, pk and sk among them."""
+    return (
+        isinstance(key, dict)
+        and "pk" in key
+        and "sk" in key
+        and all(
+            isinstance(name, str) and isinstance(value, dict) and set(value) == {"S"}
+            for name, value in key.items()
+        )
+    )
+
+
+def _start_key(item: dict[str, Any], index: str) -> dict[str, Any]:
+    """Where a query of `index` resumes after `item` (a plain item it returned)."""
+    return {name: {"S": item[name]} for name in ("pk", "sk", *INDEX_KEYS[index])}
 
 
 @dataclass(frozen=True)
@@ -111,8 +125,11 @@ class RunStore:
         run = self.get(job, run_id)
         if run is None:
             return None
-        config = json.loads(self.meta(job).get("config") or "{}")
-        return with_links(run, config)
+        return with_links(run, self.config(job))
+
+    def config(self, job: str) -> dict[str, Any]:
+        """The job's deployed configuration (META `config`); {} when it is not deployed."""
+        return json.loads(self.meta(job).get("config") or "{}")  # type: ignore[no-any-return]
 
     def meta(self, job: str) -> dict[str, Any]:
         found = self.dynamodb.get_item(
@@ -225,9 +242,7 @@ class RunStore:
             left = sum(1 for s, _ in candidates if s == status) - len(mine)
             if mine:
                 last = mine[-1]
-                following[status] = {
-                    k: {"S": last[k]} for k in ("pk", "sk", "status", "status_time")
-                }
+                following[status] = _start_key(last, "by_status")
             if not left and not more.get(status, False):
                 following[status] = None
         done = all(following.get(status, "x") is None for status in STATUSES)
@@ -294,7 +309,7 @@ class RunStore:
                 break
         if len(items) > limit:
             items = items[:limit]
-            start = {name: items[-1][name] for name in ("pk", "sk", *INDEX_KEYS[index])}
+            start = _start_key(plain(items[-1]), index)
         return Page([plain(item) for item in items], encode_token(start) if start else None)
 
     def put_running(self, job: str, run_id: str, fields: dict[str, Any]) -> bool:
@@ -360,7 +375,6 @@ def _decode_cursors(token: str | None) -> dict[str, dict[str, Any] | None]:
         raise BadToken("next_token is not a token this API issued") from None
     if not isinstance(cursors, dict) or not set(cursors) <= set(STATUSES):
         raise BadToken("next_token is not a token this API issued")
-    for cursor in cursors.values():
-        if cursor is not None:
-            decode_token(encode_token(cursor))
+    if not all(cursor is None or _is_key(cursor) for cursor in cursors.values()):
+        raise BadToken("next_token is not a token this API issued")
     return cursors

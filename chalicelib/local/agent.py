@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..aws.clients import ClientFactory, describe_error, error_code
+from ..history.links import log_stream
 from .moto_runtime import StartedTask
 
 Say = Callable[[str], None]
@@ -320,9 +321,7 @@ def _log_target(container: dict[str, Any], task_arn: str) -> tuple[str | None, s
     options = config.get("options") or {}
     if config.get("logDriver") != "awslogs" or "awslogs-group" not in options:
         return None, None
-    task_id = _task_id(task_arn)
-    prefix = options.get("awslogs-stream-prefix")
-    stream = f"{prefix}/{container['name']}/{task_id}" if prefix else task_id
+    stream = log_stream(options.get("awslogs-stream-prefix"), container["name"], task_arn)
     return str(options["awslogs-group"]), stream
 
 

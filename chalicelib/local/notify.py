@@ -38,25 +38,13 @@ def render_alert(alert: dict[str, Any]) -> list[str]:
     return lines
 
 
-class _OneWebhook:
-    """Every Slack route goes to the one webhook given to `jobctl local`."""
-
-    def __init__(self, url: str) -> None:
-        self._url = url
-
-    def url(self, route: str) -> str:
-        return self._url
-
-    def invalidate(self) -> None:
-        pass
-
-
 class SlackWebhook:
     def __init__(
         self, url: str, say: Say, meta: Callable[[str], dict[str, Any]] | None = None
     ) -> None:
         from ..alerts.config import DEFAULT_WINDOW
         from ..alerts.notifier import Notifier
+        from ..alerts.routing import SingleWebhook
         from ..alerts.state import MemoryStateStore
         from ..alerts.storm import StormGuard
         from ..alerts.webhook import WebhookPoster
@@ -64,7 +52,7 @@ class SlackWebhook:
         self.say = say
         self.notifier = Notifier(
             StormGuard(MemoryStateStore(), window=DEFAULT_WINDOW),
-            _OneWebhook(url),
+            SingleWebhook(url),
             WebhookPoster(attempts=3, budget=15.0),
             meta=meta,
         )

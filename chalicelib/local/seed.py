@@ -27,32 +27,7 @@ def register_task_definition(
     account: str = LOCAL_ACCOUNT,
 ) -> None:
     """A minimal Fargate task definition with task and execution roles, logging to awslogs."""
-    region = ecs.meta.region_name
-    ecs.register_task_definition(
-        family=family,
-        taskRoleArn=f"arn:aws:iam::{account}:role/{family}-task",
-        executionRoleArn=f"arn:aws:iam::{account}:role/{family}-execution",
-        containerDefinitions=[
-            {
-                "name": container,
-                "image": f"{family}:latest",
-                "essential": True,
-                "memory": 512,
-                "logConfiguration": {
-                    "logDriver": "awslogs",
-                    "options": {
-                        "awslogs-group": f"/ecs/{family}",
-                        "awslogs-stream-prefix": family,
-                        "awslogs-region": region,
-                    },
-                },
-            }
-        ],
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="256",
-        memory="512",
-    )
+    _register(ecs, family, [container], account)
 
 
 def seed_jobs(ecs: Any, ec2: Any, jobs: Iterable[ResolvedJob], account: str) -> list[str]:
@@ -100,6 +75,7 @@ def _family(task_definition: str) -> tuple[str, int]:
 
 
 def _register(ecs: Any, family: str, containers: list[str], account: str) -> None:
+    """One Fargate task definition, each container logging to awslogs under /ecs/<family>."""
     region = ecs.meta.region_name
     ecs.register_task_definition(
         family=family,

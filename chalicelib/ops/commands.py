@@ -23,6 +23,7 @@ from rich.table import Table
 
 from ..aws.clients import ClientFactory
 from ..compile.naming import shared_names
+from ..history.store import TERMINAL
 from ..registry.loader import load_registry
 from ..usage import UsageError
 from .errors import OpsError
@@ -32,7 +33,6 @@ from .service import OpsService
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 # `--wait` exits like the job: its exit code, or these when there is none.
 EXIT_TIMED_OUT, EXIT_SKIPPED, EXIT_INTERRUPTED = 124, 75, 130
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "SKIPPED"}
 
 Handler = Callable[[argparse.Namespace, Console], int]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..registry.checks import RESERVED_PARAMETER
 from .errors import InvalidRequest
 
-RESERVED = re.compile(r"^(AWS_|ECS_|LD_)")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MAX_VALUE = 1024
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tab is the one allowed
@@ -27,7 +27,7 @@ def check_parameters(
     for name, value in sorted(given.items()):
         if not NAME.match(name):
             raise InvalidRequest(f"parameter '{name[:64]}' is not a valid name", field=name[:64])
-        if RESERVED.match(name) or name in secrets:
+        if RESERVED_PARAMETER.match(name) or name in secrets:
             raise InvalidRequest(
                 f"parameter '{name}' is reserved (AWS_*, ECS_*, LD_* and the task's secrets "
                 "cannot be set)",

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from botocore.exceptions import ClientError
 
 from ..aws.clients import ClientFactory, error_code
-from ..history.links import with_links
+from ..history.links import log_stream, with_links
 from ..history.store import STATUSES, BadToken, RunStore
 from ..registry.durations import parse_duration
 from ..registry.schedule import ScheduleError, next_fire_times, parse_schedule
@@ -204,7 +204,7 @@ class OpsService:
 
     def run(self, run_id: str) -> RunDetail:
         item = self._find(run_id)
-        config = json.loads(self.store.meta(item["job"]).get("config") or "{}")
+        config = self.store.config(item["job"])
         return RunDetail(**run_fields(with_links(item, config), RunDetail))
 
     def _find(self, run_id: str) -> dict[str, Any]:
@@ -297,15 +297,13 @@ class OpsService:
     def logs(self, run_id: str, *, limit: int = 1000) -> list[str]:
         """The task's CloudWatch Logs lines (awslogs), oldest first."""
         item = self._find(run_id)
-        config = json.loads(self.store.meta(item["job"]).get("config") or "{}")
+        config = self.store.config(item["job"])
         logs, task_arn = config.get("logs"), item.get("task_arn")
         if not logs:
             raise NotFound(f"job '{item['job']}' does not send its container's logs to CloudWatch")
         if not task_arn:
             raise NotFound(f"run '{run_id}' started no task (status {item.get('status')})")
-        task_id = task_arn.rsplit("/", 1)[-1]
-        prefix = logs.get("stream_prefix")
-        stream = f"{prefix}/{config.get('container')}/{task_id}" if prefix else task_id
+        stream = log_stream(logs.get("stream_prefix"), config.get("container", ""), task_arn)
         lines: list[str] = []
         request: dict[str, Any] = {
             "logGroupName": logs["group"],

@@ -31,7 +31,8 @@ class Problem:
 
 # Standard workflows run at most one year; a job plus all its retries must fit.
 MAX_EXECUTION_SECONDS = 365 * 86400
-_RESERVED_PARAMETER = re.compile(r"^(AWS_|ECS_|LD_)")
+# Also refused on manual runs by the API (chalicelib/ops/parameters.py).
+RESERVED_PARAMETER = re.compile(r"^(AWS_|ECS_|LD_)")
 
 
 def check_job(job: ResolvedJob) -> list[Problem]:
@@ -136,7 +137,7 @@ def _parameters(job: ResolvedJob) -> list[Problem]:
     problems: list[Problem] = []
     for name, parameter in job.parameters.items():
         field = ("parameters", name)
-        if _RESERVED_PARAMETER.match(name):
+        if RESERVED_PARAMETER.match(name):
             problems.append(
                 Problem(
                     (field,),

@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator
 
 from chalicelib.alerts.message import parse_alert
 from chalicelib.alerts.notifier import Notifier
+from chalicelib.alerts.routing import SingleWebhook
 from chalicelib.alerts.state import MemoryStateStore
 from chalicelib.alerts.storm import StormGuard
 from chalicelib.alerts.webhook import WebhookPoster
@@ -25,17 +26,6 @@ SCHEMA = json.loads(
         Path(__file__).resolve().parents[2] / "chalicelib" / "alerts" / "alert-schema.json"
     ).read_text()
 )
-
-
-class OneRoute:
-    def __init__(self, url: str) -> None:
-        self._url = url
-
-    def url(self, route: str) -> str:
-        return self._url
-
-    def invalidate(self) -> None:
-        pass
 
 
 def test_published_alerts_follow_the_schema_and_reach_slack(
@@ -63,7 +53,7 @@ def test_published_alerts_follow_the_schema_and_reach_slack(
     store = RunStore(boto3.client("dynamodb", region_name=REGION), "e2e-history")
     notifier = Notifier(
         StormGuard(MemoryStateStore(), window=3600),
-        OneRoute(slack_server.url()),
+        SingleWebhook(slack_server.url()),
         WebhookPoster(sleep=lambda _: None),
         meta=store.meta,
     )

@@ -11,9 +11,10 @@ import jsonata
 import pytest
 from jsonschema import Draft202012Validator
 
-from chalicelib.alerts.message import Alert, MalformedAlert, parse_alert, watch_alert
+from chalicelib.alerts.message import Alert, MalformedAlert, parse_alert
 from chalicelib.compile.compiler import CompiledJob, compile_registry
 from chalicelib.registry.loader import load_registry
+from tests.support.alert_samples import watch
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "chalicelib" / "alerts" / "alert-schema.json").read_text())
@@ -153,33 +154,9 @@ def test_failure_alert_carries_the_run_facts_and_links() -> None:
 
 
 def test_watchdog_messages_are_valid() -> None:
-    common = {
-        "project": "coin",
-        "environment": "production",
-        "job": "daily-report",
-        "slack_route": "default",
-        "schedule": "cron(0 3 * * ? *)",
-        "timezone": "Asia/Tokyo",
-        "expected_by": "2026-03-02T04:15:00Z",
-        "console_url": "https://ap-northeast-1.console.aws.amazon.com/states/home",
-    }
-    missed = watch_alert(
-        event="missed",
-        last_success_at="2026-03-01T03:02:00Z",
-        last_run_id="r-9",
-        last_status="FAILED",
-        **common,
-    )
-    resumed = watch_alert(
-        event="resumed",
-        last_success_at="2026-03-02T05:00:00Z",
-        last_run_id="r-10",
-        last_status="SUCCEEDED",
-        **common,
-    )
-    never = watch_alert(
-        event="missed", last_success_at="", last_run_id="", last_status="", **common
-    )
+    missed = watch("missed")
+    resumed = watch("resumed")
+    never = watch("missed", last_success_at="", last_run_id="", last_status="")
     for message in (missed, resumed, never):
         assert errors(message) == []
         parse_alert(json.dumps(message))

@@ -12,6 +12,7 @@ import pytest
 from chalicelib.alerts.message import parse_alert
 from chalicelib.alerts.state import MemoryStateStore
 from chalicelib.alerts.watchdog import Watchdog, WatchdogError
+from tests.support.alert_env import job_config
 
 GRACE = 900
 
@@ -39,22 +40,15 @@ class Jobs:
                 "paused": paused,
                 "last_run": "",
                 "last_status": "",
-                "config": {
-                    "job": job,
-                    "project": "coin",
-                    "environment": "production",
-                    "schedule": "cron(0 3 * * ? *)",
-                    "timezone": None,
-                    "enabled": True,
-                    "timeout": 3600,
-                    "retries": 0,
-                    "alerts": ["failure", "recovery"],
-                    "slack": None,
-                    "state_machine_arn": (
+                "config": job_config(
+                    job,
+                    project="coin",
+                    environment="production",
+                    state_machine_arn=(
                         f"arn:aws:states:us-east-1:123456789012:stateMachine:coin-production-{job}"
                     ),
                     **config,
-                },
+                ),
             }
         )
 
