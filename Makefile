@@ -30,7 +30,7 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 demo: $(STAMP)
-	$(BIN)/python -m chalicelib.demo $(if $(SERVE),--serve)
+	$(BIN)/python -m jobctl.demo $(if $(SERVE),--serve)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/compile_bench.py

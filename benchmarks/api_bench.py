@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from chalicelib.aws.clients import AwsContext, ClientFactory  # noqa: E402
-from chalicelib.aws.gateways import JobMetaGateway, TableGateway  # noqa: E402
-from chalicelib.deploy.desired import shared_resources  # noqa: E402
-from chalicelib.deploy.resources import Resource  # noqa: E402
+from jobctl.deploy.desired import shared_resources  # noqa: E402
+from jobctl.deploy.gateways import JobMetaGateway, TableGateway  # noqa: E402
+from jobctl.deploy.resources import Resource  # noqa: E402
 from tests.support.history import put_runs, run_item  # noqa: E402
 
 REGION = "us-east-1"

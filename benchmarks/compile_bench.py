@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from chalicelib.compile.compiler import compile_files
-from chalicelib.registry.loader import parse_registry
+from jobctl.compile.compiler import compile_files
+from jobctl.registry.loader import parse_registry
 
 HEADER = """\
 version: 1

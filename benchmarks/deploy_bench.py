@@ -23,10 +23,10 @@ from collections import Counter
 import boto3
 
 from chalicelib.aws.clients import ClientFactory
-from chalicelib.deploy.service import DeployService
-from chalicelib.local.seed import register_task_definition as seed_task_definition
-from chalicelib.local.server import moto_server
-from chalicelib.registry.loader import parse_registry
+from jobctl.deploy.service import DeployService
+from jobctl.local.seed import register_task_definition as seed_task_definition
+from jobctl.local.server import moto_server
+from jobctl.registry.loader import parse_registry
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

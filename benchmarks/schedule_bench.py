@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from chalicelib.registry.schedule import next_fire_times, parse_schedule
+from jobctl.registry.schedule import next_fire_times, parse_schedule
 
 EXPRESSIONS = [
     "cron(* * * * ? *)",

@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from moto import mock_aws
 
-from chalicelib.local import moto_runtime
-from chalicelib.local.moto_runtime import ecs_double
+from jobctl.local import moto_runtime
+from jobctl.local.moto_runtime import ecs_double
 from tests.e2e.conftest import REGION, Platform
 
 PRICE_PER_TRANSITION = 0.025 / 1000

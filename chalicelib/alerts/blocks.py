@@ -19,8 +19,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from .message import Alert, RunContext, WatchContext
-from .storm import Notice
+from chalicelib.alerts.message import Alert, RunContext, WatchContext
+from chalicelib.alerts.storm import Notice
 
 RERUN_ACTION = "jobctl_rerun"
 HEADER_LIMIT = 150

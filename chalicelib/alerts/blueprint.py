@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Rate, Response
 
-from .config import alert_topic_name
+from chalicelib.alerts.config import alert_topic_name
 
 if TYPE_CHECKING:
-    from ..ops.service import OpsService
-    from .config import AlertSettings, SecretCache
-    from .notifier import Notifier
-    from .slack_actions import Rerunner, SlackActions
-    from .watchdog import Watchdog
+    from chalicelib.alerts.config import AlertSettings, SecretCache
+    from chalicelib.alerts.notifier import Notifier
+    from chalicelib.alerts.slack_actions import Rerunner, SlackActions
+    from chalicelib.alerts.watchdog import Watchdog
+    from chalicelib.ops.service import OpsService
 
 LOG = logging.getLogger("jobctl.alerts")
 WATCHDOG_EVERY_MINUTES = 5
@@ -45,7 +45,7 @@ def reset() -> None:
 
 def _clients() -> Any:
     if "clients" not in _services:
-        from ..aws.clients import ClientFactory
+        from chalicelib.aws.clients import ClientFactory
 
         _services["clients"] = ClientFactory()
     return _services["clients"]
@@ -53,7 +53,7 @@ def _clients() -> Any:
 
 def settings() -> AlertSettings:
     if "settings" not in _services:
-        from .config import AlertSettings
+        from chalicelib.alerts.config import AlertSettings
 
         _services["settings"] = AlertSettings.from_environment()
     return _services["settings"]  # type: ignore[no-any-return]
@@ -61,7 +61,7 @@ def settings() -> AlertSettings:
 
 def _secrets() -> SecretCache:
     if "secrets" not in _services:
-        from .config import SecretCache
+        from chalicelib.alerts.config import SecretCache
 
         _services["secrets"] = SecretCache(_clients())
     return _services["secrets"]  # type: ignore[no-any-return]
@@ -69,12 +69,12 @@ def _secrets() -> SecretCache:
 
 def notifier() -> Notifier:
     if "notifier" not in _services:
-        from ..history.store import RunStore
-        from .notifier import Notifier
-        from .routing import WebhookRoutes
-        from .state import DynamoStateStore
-        from .storm import StormGuard
-        from .webhook import WebhookPoster
+        from chalicelib.alerts.notifier import Notifier
+        from chalicelib.alerts.routing import WebhookRoutes
+        from chalicelib.alerts.state import DynamoStateStore
+        from chalicelib.alerts.storm import StormGuard
+        from chalicelib.alerts.webhook import WebhookPoster
+        from chalicelib.history.store import RunStore
 
         config = settings()
         dynamodb = _clients().client("dynamodb")
@@ -91,9 +91,9 @@ def notifier() -> Notifier:
 
 def watchdog() -> Watchdog:
     if "watchdog" not in _services:
-        from ..history.store import RunStore
-        from .state import DynamoStateStore
-        from .watchdog import Watchdog
+        from chalicelib.alerts.state import DynamoStateStore
+        from chalicelib.alerts.watchdog import Watchdog
+        from chalicelib.history.store import RunStore
 
         config = settings()
         dynamodb = _clients().client("dynamodb")
@@ -108,7 +108,7 @@ def watchdog() -> Watchdog:
 
 def publish_alert(message: dict[str, Any]) -> None:
     """Publish a `jobctl.alert/1` message to the alert topic (as the state machines do)."""
-    from .config import ConfigError
+    from chalicelib.alerts.config import ConfigError
 
     topic = settings().topic_arn or _default_topic_arn()
     if not topic:
@@ -141,9 +141,9 @@ def _default_topic_arn() -> str:
 
 def slack_actions() -> SlackActions:
     if "actions" not in _services:
-        from ..ops.errors import OpsError
-        from .config import ConfigError
-        from .slack_actions import DynamoNonceStore, SlackActions
+        from chalicelib.alerts.config import ConfigError
+        from chalicelib.alerts.slack_actions import DynamoNonceStore, SlackActions
+        from chalicelib.ops.errors import OpsError
 
         config = settings()
         reference = config.signing_secret
@@ -163,7 +163,7 @@ def slack_actions() -> SlackActions:
 
 def _ops() -> Rerunner:
     if "ops" not in _services:
-        from ..ops.service import OpsService
+        from chalicelib.ops.service import OpsService
 
         _services["ops"] = OpsService.from_environment()
     service: OpsService = _services["ops"]

@@ -166,7 +166,7 @@ class SecretCache:
 
     def _fetch(self, ref: SecretRef) -> str:
         # Imported here: importing app.py must not pay for boto3 (cold starts).
-        from ..aws.clients import describe_error
+        from chalicelib.aws.clients import describe_error
 
         try:
             if ref.kind == "secretsmanager":

@@ -23,11 +23,11 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..history.links import log_url
-from .blocks import render
-from .message import Alert, MalformedAlert, RunContext, parse_alert
-from .storm import StormGuard
-from .webhook import DeliveryError, WebhookPoster
+from chalicelib.alerts.blocks import render
+from chalicelib.alerts.message import Alert, MalformedAlert, RunContext, parse_alert
+from chalicelib.alerts.storm import StormGuard
+from chalicelib.alerts.webhook import DeliveryError, WebhookPoster
+from chalicelib.history.links import log_url
 
 LOG = logging.getLogger("jobctl.alerts")
 GONE = (403, 404, 410)  # Slack: webhook revoked, channel archived or deleted

@@ -22,7 +22,7 @@ import json
 import logging
 import urllib.parse
 
-from .config import SecretCache, SecretRef
+from chalicelib.alerts.config import SecretCache, SecretRef
 
 LOG = logging.getLogger("jobctl.alerts")
 DEFAULT_ROUTE = "default"

@@ -38,8 +38,8 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 from slack_sdk.signature import Clock, SignatureVerifier
 
-from .blocks import RERUN_ACTION
-from .webhook import DeliveryError, WebhookPoster
+from chalicelib.alerts.blocks import RERUN_ACTION
+from chalicelib.alerts.webhook import DeliveryError, WebhookPoster
 
 LOG = logging.getLogger("jobctl.alerts")
 WINDOW_SECONDS = 300  # Slack's recommendation; also what SignatureVerifier enforces

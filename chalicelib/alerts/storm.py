@@ -27,8 +27,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from .message import Alert, RunContext
-from .state import StateStore
+from chalicelib.alerts.message import Alert, RunContext
+from chalicelib.alerts.state import StateStore
 
 KIND = "ALERT"
 MAX_SEEN = 500

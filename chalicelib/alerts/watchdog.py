@@ -33,9 +33,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from ..registry.schedule import next_fire_times, parse_schedule
-from .message import watch_alert
-from .state import StateStore
+from chalicelib.alerts.message import watch_alert
+from chalicelib.alerts.state import StateStore
+from chalicelib.core.schedule import next_fire_times, parse_expression
 
 LOG = logging.getLogger("jobctl.alerts")
 KIND = "WATCHDOG"
@@ -133,7 +133,7 @@ class Watchdog:
             return "republished"
         if not config.get("enabled", True) or meta.get("paused"):
             return "not expected"
-        schedule = parse_schedule(str(config["schedule"]))
+        schedule = parse_expression(str(config["schedule"]))
         zone = ZoneInfo(config["timezone"]) if config.get("timezone") else None
         success = self._latest_success(job)
         reference = parse_time(success.get("started_at", "")) if success else None

@@ -12,9 +12,9 @@ import logging
 import os
 from typing import Any
 
-from ..aws.clients import ClientFactory
-from .recorder import ExecutionChange, Reconciler, Recorder
-from .store import RunStore
+from chalicelib.aws.clients import ClientFactory
+from chalicelib.history.recorder import ExecutionChange, Reconciler, Recorder
+from chalicelib.history.store import RunStore
 
 LOG = logging.getLogger("jobctl.history")
 

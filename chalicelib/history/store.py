@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .links import with_links
+from chalicelib.history.links import with_links
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "SKIPPED")
 STATUSES = ("RUNNING", *TERMINAL)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from chalice.app import Request, Response
 from pydantic import BaseModel, ValidationError
 
-from .errors import InvalidRequest, OpsError, TooLarge
+from chalicelib.ops.errors import InvalidRequest, OpsError, TooLarge
 
 LOG = logging.getLogger("jobctl.api")
 MAX_BODY = 16 * 1024

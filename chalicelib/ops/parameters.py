@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..registry.checks import RESERVED_PARAMETER
-from .errors import InvalidRequest
+from chalicelib.ops.errors import InvalidRequest
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+# Names the platform sets: jobs.yaml may not declare them, nor may a run pass them.
+RESERVED_PARAMETER = re.compile(r"^(AWS_|ECS_|LD_)")
 MAX_VALUE = 1024
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tab is the one allowed
 

@@ -22,13 +22,13 @@ from zoneinfo import ZoneInfo
 
 from botocore.exceptions import ClientError
 
-from ..aws.clients import ClientFactory, error_code
-from ..history.links import log_stream, with_links
-from ..history.store import STATUSES, BadToken, RunStore
-from ..registry.durations import parse_duration
-from ..registry.schedule import ScheduleError, next_fire_times, parse_schedule
-from .errors import Conflict, InvalidRequest, NotFound, Unavailable
-from .models import (
+from chalicelib.aws.clients import ClientFactory, error_code
+from chalicelib.core.durations import parse_duration
+from chalicelib.core.schedule import ScheduleError, next_fire_times, parse_expression
+from chalicelib.history.links import log_stream, with_links
+from chalicelib.history.store import STATUSES, BadToken, RunStore
+from chalicelib.ops.errors import Conflict, InvalidRequest, NotFound, Unavailable
+from chalicelib.ops.models import (
     JobDetail,
     JobSummary,
     ManualRunRequest,
@@ -40,7 +40,7 @@ from .models import (
     RunSummary,
     run_fields,
 )
-from .parameters import check_parameters
+from chalicelib.ops.parameters import check_parameters
 
 Clock = Callable[[], datetime]
 MAX_LIMIT = 100
@@ -327,7 +327,7 @@ class OpsService:
 
 def _next_runs(config: dict[str, Any], now: datetime, count: int) -> list[str]:
     try:
-        schedule = parse_schedule(config["schedule"])
+        schedule = parse_expression(config["schedule"])
     except ScheduleError:
         return []
     zone = ZoneInfo(config["timezone"]) if config.get("timezone") else None

@@ -19,11 +19,11 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.aws.clients import ClientFactory
-from chalicelib.deploy.service import DeployService
-from chalicelib.local import moto_runtime
-from chalicelib.local.moto_runtime import ecs_double
-from chalicelib.local.seed import register_task_definition
-from chalicelib.registry.loader import parse_registry
+from jobctl.deploy.service import DeployService
+from jobctl.local import moto_runtime
+from jobctl.local.moto_runtime import ecs_double
+from jobctl.local.seed import register_task_definition
+from jobctl.registry.loader import parse_registry
 from tests.support.aws import offline_aws
 
 REGION = "us-east-1"

@@ -16,7 +16,7 @@ from chalicelib.alerts.state import MemoryStateStore
 from chalicelib.alerts.storm import StormGuard
 from chalicelib.alerts.webhook import WebhookPoster
 from chalicelib.history.store import RunStore
-from chalicelib.local.moto_runtime import TaskExit, ecs_double
+from jobctl.local.moto_runtime import TaskExit, ecs_double
 from tests.support.slack_server import SlackServer, slack_server_fixture  # noqa: F401
 
 from .conftest import REGION, Platform

@@ -10,7 +10,7 @@ import pytest
 from chalice.test import Client
 
 import app as lambda_app
-from chalicelib.local.moto_runtime import ecs_double
+from jobctl.local.moto_runtime import ecs_double
 
 from .conftest import Platform
 

@@ -195,7 +195,7 @@ def local(tmp_path_factory: pytest.TempPathFactory, webhook: Webhook) -> Iterato
     }
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONFAULTHANDLER"] = "1"  # a hung shutdown is dumped on SIGABRT (see _exit_status)
-    argv = [sys.executable, "-m", "chalicelib.cli", "local", "-f", str(registry), "--port", "0"]
+    argv = [sys.executable, "-m", "jobctl.cli.main", "local", "-f", str(registry), "--port", "0"]
     argv += ["--time-speed", "0.01", "--slack-webhook", webhook.url]
     argv += ["--fire", "hello", "--fire", "broken"]
     process = subprocess.Popen(

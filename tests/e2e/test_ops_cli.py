@@ -8,8 +8,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from chalicelib.cli import main
-from chalicelib.local.moto_runtime import TaskExit, ecs_double
+from jobctl.cli.main import main
+from jobctl.local.moto_runtime import TaskExit, ecs_double
 
 from .conftest import REGION, Platform
 

@@ -24,9 +24,9 @@ from moto import mock_aws
 
 import app as lambda_app
 from chalicelib.aws.clients import ClientFactory
-from chalicelib.deploy.service import DeployService
-from chalicelib.local.seed import register_task_definition
-from chalicelib.registry.loader import parse_registry
+from jobctl.deploy.service import DeployService
+from jobctl.local.seed import register_task_definition
+from jobctl.registry.loader import parse_registry
 from tests.support.aws import offline_aws
 from tests.support.history import put_runs, run_item
 from tests.support.registries import BASE

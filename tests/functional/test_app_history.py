@@ -11,9 +11,9 @@ from moto import mock_aws
 
 import app as lambda_app
 from chalicelib.aws.clients import AwsContext, ClientFactory
-from chalicelib.aws.gateways import TableGateway
-from chalicelib.deploy.desired import shared_resources
 from chalicelib.history.store import RunStore
+from jobctl.deploy.desired import shared_resources
+from jobctl.deploy.gateways import TableGateway
 from tests.support.aws import offline_aws
 
 REGION = "us-east-1"

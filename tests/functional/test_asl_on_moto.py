@@ -15,10 +15,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.compile.arns import fill_placeholders
-from chalicelib.compile.compiler import compile_job
-from chalicelib.local import moto_runtime
-from chalicelib.registry.loader import parse_registry
+from chalicelib.core.arns import fill_placeholders
+from jobctl.compile.compiler import compile_job
+from jobctl.local import moto_runtime
+from jobctl.registry.loader import parse_registry
 from tests.support.registries import BASE
 
 REGION = "us-east-1"

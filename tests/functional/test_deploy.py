@@ -12,12 +12,12 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.aws.clients import AwsContext, ClientFactory
-from chalicelib.aws.gateways import TableGateway
-from chalicelib.cli import main
-from chalicelib.deploy.desired import shared_resources
-from chalicelib.deploy.service import DeployService
-from chalicelib.local.seed import register_task_definition
-from chalicelib.registry.loader import load_registry
+from jobctl.cli.main import main
+from jobctl.deploy.desired import shared_resources
+from jobctl.deploy.gateways import TableGateway
+from jobctl.deploy.service import DeployService
+from jobctl.local.seed import register_task_definition
+from jobctl.registry.loader import load_registry
 from tests.support.aws import offline_aws
 from tests.support.registries import BASE
 

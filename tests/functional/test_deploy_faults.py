@@ -32,11 +32,11 @@ from moto import mock_aws
 from moto.core.models import botocore_stubber
 
 from chalicelib.aws.clients import ClientFactory
-from chalicelib.cli import main
-from chalicelib.deploy import commands
-from chalicelib.deploy.service import DeployService
-from chalicelib.local.seed import register_task_definition as seed_task_definition
-from chalicelib.registry.loader import parse_registry
+from jobctl.cli import deploy as commands
+from jobctl.cli.main import main
+from jobctl.deploy.service import DeployService
+from jobctl.local.seed import register_task_definition as seed_task_definition
+from jobctl.registry.loader import parse_registry
 from tests.support.registries import BASE
 
 REGION = "us-east-1"

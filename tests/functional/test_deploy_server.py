@@ -18,12 +18,12 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.cli import main
-from chalicelib.compile.arns import fill_placeholders
-from chalicelib.compile.compiler import CompiledJob, compile_job
-from chalicelib.local.seed import register_task_definition
-from chalicelib.local.server import moto_server
-from chalicelib.registry.loader import parse_registry
+from chalicelib.core.arns import fill_placeholders
+from jobctl.cli.main import main
+from jobctl.compile.compiler import CompiledJob, compile_job
+from jobctl.local.seed import register_task_definition
+from jobctl.local.server import moto_server
+from jobctl.registry.loader import parse_registry
 from tests.support.registries import BASE
 
 REGION = "eu-west-1"

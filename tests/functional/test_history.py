@@ -12,10 +12,10 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.aws.clients import AwsContext, ClientFactory
-from chalicelib.aws.gateways import TableGateway
-from chalicelib.deploy.desired import shared_resources
 from chalicelib.history.recorder import ExecutionChange, Reconciler, Recorder
 from chalicelib.history.store import RunStore
+from jobctl.deploy.desired import shared_resources
+from jobctl.deploy.gateways import TableGateway
 from tests.support.aws import offline_aws
 
 REGION = "us-east-1"

@@ -14,8 +14,8 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.aws.clients import ClientFactory
-from chalicelib.local.agent import LocalAgent, base_environment
-from chalicelib.local.moto_runtime import StartedTask
+from jobctl.local.agent import LocalAgent, base_environment
+from jobctl.local.moto_runtime import StartedTask
 from tests.support.aws import offline_aws
 
 REGION = "us-east-1"

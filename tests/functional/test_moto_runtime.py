@@ -1,4 +1,4 @@
-"""Self-check: the moto defects chalicelib/local/moto_runtime.py fixes are still there, and
+"""Self-check: the moto defects jobctl/local/moto_runtime.py fixes are still there, and
 the fixes are in place. If moto changes (an upgrade, or a defect fixed upstream), this fails
 loudly instead of letting the suite pass or fail for the wrong reason."""
 
@@ -10,7 +10,7 @@ import sys
 
 import moto
 
-from chalicelib.local import moto_runtime
+from jobctl.local import moto_runtime
 
 PRISTINE = r"""
 import inspect, json
@@ -44,7 +44,7 @@ def test_every_defect_is_still_present_in_pristine_moto() -> None:
         ).stdout
     )
     assert found == {name: True for name in found}, (
-        "moto changed: a defect listed in chalicelib/local/moto_runtime.py is gone; "
+        "moto changed: a defect listed in jobctl/local/moto_runtime.py is gone; "
         f"re-check its fix: {found}"
     )
     assert len(found) == 7

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.local import moto_runtime
+from jobctl.local import moto_runtime
 from tests.support.aws import offline_aws
 
 

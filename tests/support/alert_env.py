@@ -19,8 +19,8 @@ from moto import mock_aws
 from chalicelib.alerts import blueprint
 from chalicelib.alerts.webhook import WebhookPoster
 from chalicelib.aws.clients import AwsContext, ClientFactory
-from chalicelib.aws.gateways import TableGateway
-from chalicelib.deploy.desired import shared_resources
+from jobctl.deploy.desired import shared_resources
+from jobctl.deploy.gateways import TableGateway
 from tests.support.aws import offline_aws
 from tests.support.slack_server import SlackServer
 
@@ -67,7 +67,7 @@ class AlertEnv:
 
 
 def job_config(job: str, **overrides: Any) -> dict[str, Any]:
-    """A job's deployed config, shaped like chalicelib.deploy.desired.job_config()."""
+    """A job's deployed config, shaped like jobctl.deploy.desired.job_config()."""
     config = {
         "job": job,
         "project": "lab",

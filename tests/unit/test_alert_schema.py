@@ -12,8 +12,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from chalicelib.alerts.message import Alert, MalformedAlert, parse_alert
-from chalicelib.compile.compiler import CompiledJob, compile_registry
-from chalicelib.registry.loader import load_registry
+from jobctl.compile.compiler import CompiledJob, compile_registry
+from jobctl.registry.loader import load_registry
 from tests.support.alert_samples import watch
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.cli import main
+from jobctl.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,11 +12,11 @@ import pytest
 from parliament import analyze_policy_string
 from statelint.linter import Linter
 
-from chalicelib.compile.arns import fill_placeholders
-from chalicelib.compile.asl import render_json
-from chalicelib.compile.compiler import CompiledJob, compile_registry
-from chalicelib.compile.iam import trigger_policy, trigger_trust_policy
-from chalicelib.registry.loader import load_registry
+from chalicelib.core.arns import fill_placeholders
+from jobctl.compile.asl import render_json
+from jobctl.compile.compiler import CompiledJob, compile_registry
+from jobctl.compile.iam import trigger_policy, trigger_trust_policy
+from jobctl.registry.loader import load_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.registry.diagnostics import RegistryError
-from chalicelib.registry.loader import load_registry
+from jobctl.registry.diagnostics import RegistryError
+from jobctl.registry.loader import load_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "data" / "invalid"

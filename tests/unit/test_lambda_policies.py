@@ -9,8 +9,8 @@ import pytest
 from parliament import analyze_policy_string
 
 import app as lambda_app
-from chalicelib.deploy.lambda_policies import FUNCTIONS, function_policy, policy_files
-from chalicelib.registry.loader import load_registry
+from jobctl.deploy.lambda_policies import FUNCTIONS, function_policy, policy_files
+from jobctl.registry.loader import load_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 CHALICE = ROOT / ".chalice"
@@ -24,7 +24,7 @@ def expected_files() -> dict[str, str]:
 def test_committed_policies_are_current() -> None:
     committed = {path.name: path.read_text() for path in CHALICE.glob("policy-*.json")}
     assert committed == expected_files(), (
-        "run `python -m chalicelib.deploy.lambda_policies` and commit .chalice/"
+        "run `python -m jobctl.deploy.lambda_policies` and commit .chalice/"
     )
 
 

@@ -7,16 +7,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.compile.compiler import compile_job
-from chalicelib.local.events import (
+from jobctl.compile.compiler import compile_job
+from jobctl.local.events import (
     MISSING,
     json_path,
     scheduled_event,
     scheduler_input,
     transform_input,
 )
-from chalicelib.local.scheduler import Trigger
-from chalicelib.registry.loader import parse_registry
+from jobctl.local.scheduler import Trigger
+from jobctl.registry.loader import parse_registry
 from tests.support.registries import BASE
 
 RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/p-job"

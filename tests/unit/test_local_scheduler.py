@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.local.scheduler import FirePlan, Firer, Scheduler, Trigger
+from jobctl.local.scheduler import FirePlan, Firer, Scheduler, Trigger
 
 T0 = datetime(2026, 3, 7, 12, 0, 30, tzinfo=UTC)
 

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from chalice.app import Request
 
-from chalicelib.ops.commands import exit_code_of
 from chalicelib.ops.errors import InvalidRequest
 from chalicelib.ops.http import caller
 from chalicelib.ops.models import RunDetail
 from chalicelib.ops.parameters import check_parameters
 from chalicelib.ops.service import parse_limit, parse_since, parse_status
+from jobctl.cli.ops import exit_code_of
 
 DECLARED: dict[str, dict[str, Any]] = {
     "DAY": {"pattern": r"\d{4}-\d{2}-\d{2}"},

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.registry.diagnostics import RegistryError
-from chalicelib.registry.loader import load_registry, parse_registry
+from jobctl.registry.diagnostics import RegistryError
+from jobctl.registry.loader import load_registry, parse_registry
 
 
 def rendered(exc: RegistryError) -> list[str]:

@@ -1,4 +1,4 @@
-"""Example-based tests for chalicelib.registry.schedule.
+"""Example-based tests for jobctl.registry.schedule.
 
 Expected fire times were worked out from the 2026 calendar and the tz database by hand;
 they are not captured from the engine's output.
@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.registry.schedule import (
+from jobctl.registry.schedule import (
     Schedule,
     ScheduleError,
     next_fire_times,

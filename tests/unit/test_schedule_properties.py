@@ -29,7 +29,7 @@ from cronsim import CronSim, CronSimError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.registry.schedule import ScheduleError, next_fire_times, parse_schedule
+from jobctl.registry.schedule import ScheduleError, next_fire_times, parse_schedule
 
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")

@@ -1,0 +1,339 @@
+"""`jobctl jobs / runs / show / run / rerun / pause / resume / logs`: the ops CLI.
+
+The same OpsService as the API, called with the operator's own AWS credentials (their IAM
+principal is recorded on what they start, pause or resume). The registry is read only for
+names (project and environment -> the history table). Output: rich tables, or the API's
+JSON with `--json`. Exit status: 0 done, 1 AWS or the platform refused, 2 bad input (an
+unknown job or run, a refused parameter), and with `--wait` the job's own exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from chalicelib.aws.clients import ClientFactory
+from chalicelib.core.errors import UsageError
+from chalicelib.core.names import shared_names
+from chalicelib.history.store import TERMINAL
+from chalicelib.ops.errors import OpsError
+from chalicelib.ops.models import ManualRunRequest, RunDetail, RunStarted
+from chalicelib.ops.service import OpsService
+from jobctl.registry.loader import load_registry
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+# `--wait` exits like the job: its exit code, or these when there is none.
+EXIT_TIMED_OUT, EXIT_SKIPPED, EXIT_INTERRUPTED = 124, 75, 130
+
+Handler = Callable[[argparse.Namespace, Console], int]
+
+
+def add_ops_commands(
+    command: Callable[[str, str], argparse.ArgumentParser],
+) -> None:
+    """Register the ops subcommands; `command(name, help)` makes one with -f/--env."""
+
+    def ops(name: str, help_text: str, handler: Handler) -> argparse.ArgumentParser:
+        sub = command(name, help_text)
+        sub.add_argument("--profile", help="AWS profile (default: $AWS_PROFILE)")
+        sub.add_argument("--json", action="store_true", help="print JSON (the API's shape)")
+        sub.set_defaults(handler=_guarded(handler))
+        return sub
+
+    ops("jobs", "list deployed jobs: schedule, state, next and last run", _jobs)
+
+    runs = ops("runs", "list runs, newest first (of one job, or of all)", _runs)
+    runs.add_argument("job", nargs="?", help="only this job's runs")
+    runs.add_argument("--status", help="RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, SKIPPED")
+    runs.add_argument("--since", help="how far back: 24h, 7d, or an ISO 8601 time")
+    runs.add_argument("--limit", default="20", help="how many (1-100, default 20)")
+    runs.add_argument("--next-token", help="continue a previous listing")
+
+    show = ops("show", "one run: status, attempts, exit code, reason, who, links", _show)
+    show.add_argument("run", help="run id (as in alerts and `jobctl runs`)")
+
+    run = ops("run", "start a job now (a manual run)", _run)
+    run.add_argument("job")
+    run.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter the job declares (repeatable)",
+    )
+    run.add_argument("--reason", help="why (recorded with the run; required)")
+    _wait_flags(run)
+
+    rerun = ops("rerun", "run a previous run again, with the same parameters", _rerun)
+    rerun.add_argument("run", help="run id")
+    rerun.add_argument("--reason", help="why (default: 're-run of RUN')")
+    _wait_flags(rerun)
+
+    pause = ops("pause", "skip the job's runs until resumed (its trigger stays deployed)", _pause)
+    pause.add_argument("job")
+    pause.add_argument("--reason", help="why (shown by `jobctl jobs`)")
+
+    resume = ops("resume", "let a paused job run again", _resume)
+    resume.add_argument("job")
+    resume.add_argument("--reason", help="why")
+
+    logs = ops("logs", "print the CloudWatch Logs of a run's task", _logs)
+    logs.add_argument("run", help="run id")
+    logs.add_argument("--limit", type=int, default=1000, help="at most this many lines")
+
+
+def _wait_flags(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--wait", action="store_true", help="follow the run and exit with the job's exit code"
+    )
+    sub.add_argument(
+        "--poll", type=float, default=2.0, help="seconds between status checks with --wait"
+    )
+
+
+def _guarded(handler: Handler) -> Handler:
+    def run(args: argparse.Namespace, out: Console) -> int:
+        try:
+            return handler(args, out)
+        except OpsError as exc:
+            print(f"jobctl: {exc.message}", file=sys.stderr)
+            return EXIT_INVALID if exc.status < 500 and exc.status != 409 else EXIT_FAILED
+
+    return run
+
+
+def _factory(args: argparse.Namespace) -> ClientFactory:
+    return ClientFactory(profile=args.profile)
+
+
+def _service(args: argparse.Namespace, factory: ClientFactory) -> OpsService:
+    registry = load_registry(args.file, env=args.env)
+    if args.env is None and registry.environments:
+        raise UsageError(
+            f"this registry declares environments ({', '.join(registry.environments)}): "
+            "choose one with --env"
+        )
+    return OpsService.create(factory, shared_names(registry.project, args.env).history_table)
+
+
+def _print_json(payload: BaseModel | dict[str, Any] | list[Any]) -> None:
+    data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _jobs(args: argparse.Namespace, out: Console) -> int:
+    jobs = _service(args, _factory(args)).list_jobs()
+    if args.json:
+        _print_json({"jobs": [job.model_dump(mode="json") for job in jobs]})
+        return EXIT_OK
+    table = Table(title_justify="left")
+    for column in ("job", "schedule", "zone", "state", "next run", "last run", "last status"):
+        table.add_column(column)
+    for job in jobs:
+        state = "paused" if job.paused else ("enabled" if job.enabled else "disabled")
+        table.add_row(
+            job.name,
+            job.schedule,
+            job.timezone or "UTC",
+            state,
+            job.next_run or "-",
+            job.last_run or "-",
+            _status(job.last_status or "-"),
+        )
+    out.print(table)
+    return EXIT_OK
+
+
+def _runs(args: argparse.Namespace, out: Console) -> int:
+    page = _service(args, _factory(args)).runs(
+        args.job,
+        status=args.status,
+        since=args.since,
+        limit=args.limit,
+        next_token=args.next_token,
+    )
+    if args.json:
+        _print_json(page)
+        return EXIT_OK
+    table = Table(title_justify="left")
+    for column in ("run", "job", "status", "trigger", "started", "ended", "attempts", "exit"):
+        table.add_column(column)
+    for run in page.runs:
+        table.add_row(
+            run.run_id,
+            run.job,
+            _status(run.status),
+            run.trigger or "-",
+            run.started_at or "-",
+            run.ended_at or "-",
+            "-" if run.attempts is None else str(run.attempts),
+            "-" if run.exit_code is None else str(run.exit_code),
+        )
+    out.print(table)
+    if page.next_token:
+        out.print(f"[dim]more: --next-token {page.next_token}")
+    return EXIT_OK
+
+
+def _show(args: argparse.Namespace, out: Console) -> int:
+    run = _service(args, _factory(args)).run(args.run)
+    if args.json:
+        _print_json(run)
+    else:
+        _print_run(run, out)
+    return EXIT_OK
+
+
+def _print_run(run: RunDetail, out: Console) -> None:
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    for name, value in run.model_dump().items():
+        if value in (None, "", {}):
+            continue
+        if isinstance(value, dict):
+            value = " ".join(f"{k}={v}" for k, v in value.items())
+        table.add_row(name, _status(value) if name == "status" else escape(str(value)))
+    out.print(table)
+
+
+def _run(args: argparse.Namespace, out: Console) -> int:
+    if not args.reason:
+        raise UsageError("--reason is required: say why you start this run")
+    parameters: dict[str, str] = {}
+    for item in args.param:
+        name, equals, value = item.partition("=")
+        if not equals or not name:
+            raise UsageError(f"--param '{item}' is not NAME=VALUE")
+        if name in parameters:
+            raise UsageError(f"--param {name} is given twice")
+        parameters[name] = value
+    factory = _factory(args)
+    service = _service(args, factory)
+    try:
+        request = ManualRunRequest(parameters=parameters, reason=args.reason)
+    except ValidationError as exc:
+        raise UsageError(f"--reason: {exc.errors()[0]['msg']}") from None
+    started = service.start(args.job, request, by=factory.caller())
+    return _started(service, started, args, out)
+
+
+def _rerun(args: argparse.Namespace, out: Console) -> int:
+    factory = _factory(args)
+    service = _service(args, factory)
+    started = service.rerun(args.run, by=factory.caller(), reason=args.reason)
+    return _started(service, started, args, out)
+
+
+def _started(
+    service: OpsService, started: RunStarted, args: argparse.Namespace, out: Console
+) -> int:
+    if not args.wait:
+        if args.json:
+            _print_json(started)
+        else:
+            out.print(f"started {started.job} run [bold]{started.run_id}[/]")
+            out.print(f"[dim]follow it: jobctl show {started.run_id}")
+        return EXIT_OK
+    if not args.json:
+        out.print(f"started {started.job} run [bold]{started.run_id}[/]; waiting")
+    try:
+        run = _follow(service, started.run_id, args.poll, None if args.json else out)
+    except KeyboardInterrupt:
+        print(
+            f"jobctl: stopped waiting; the run goes on (jobctl show {started.run_id})",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    if args.json:
+        _print_json(run)
+    else:
+        _print_run(run, out)
+    return exit_code_of(run)
+
+
+def _follow(service: OpsService, run_id: str, poll: float, out: Console | None) -> RunDetail:
+    """Poll the run until it ends, printing each change of status or attempt."""
+    shown: tuple[Any, ...] | None = None
+    while True:
+        try:
+            run = service.run(run_id)
+        except OpsError as exc:
+            if exc.status != 404:  # the claim step has not written the record yet
+                raise
+            time.sleep(poll)
+            continue
+        state = (run.status, run.attempts)
+        if out is not None and state != shown:
+            attempt = f" (attempt {run.attempts})" if run.attempts else ""
+            out.print(f"{run.run_id}: {_status(run.status)}{attempt}")
+            shown = state
+        if run.status in TERMINAL:
+            return run
+        time.sleep(poll)
+
+
+def exit_code_of(run: RunDetail) -> int:
+    """What `--wait` exits with: the job's own exit code where there is one."""
+    if run.status == "SUCCEEDED":
+        return EXIT_OK
+    if run.status == "SKIPPED":
+        return EXIT_SKIPPED
+    if run.status == "TIMED_OUT":
+        return EXIT_TIMED_OUT
+    if run.exit_code is not None and 0 < run.exit_code < 256:
+        return run.exit_code
+    return EXIT_FAILED
+
+
+def _pause(args: argparse.Namespace, out: Console) -> int:
+    factory = _factory(args)
+    state = _service(args, factory).pause(args.job, by=factory.caller(), reason=args.reason)
+    return _paused(state, args, out)
+
+
+def _resume(args: argparse.Namespace, out: Console) -> int:
+    factory = _factory(args)
+    state = _service(args, factory).resume(args.job, by=factory.caller(), reason=args.reason)
+    return _paused(state, args, out)
+
+
+def _paused(state: BaseModel, args: argparse.Namespace, out: Console) -> int:
+    if args.json:
+        _print_json(state)
+    else:
+        data = state.model_dump()
+        word = "paused" if data["paused"] else "resumed"
+        out.print(f"{data['job']} {word} by {data['by']} at {data['at']}")
+    return EXIT_OK
+
+
+def _logs(args: argparse.Namespace, out: Console) -> int:
+    lines = _service(args, _factory(args)).logs(args.run, limit=args.limit)
+    if args.json:
+        _print_json({"run_id": args.run, "lines": lines})
+    else:
+        for line in lines:
+            sys.stdout.write(line.rstrip("\n") + "\n")
+    return EXIT_OK
+
+
+def _status(status: str) -> str:
+    colour = {
+        "SUCCEEDED": "green",
+        "FAILED": "red",
+        "TIMED_OUT": "red",
+        "ABORTED": "yellow",
+        "RUNNING": "cyan",
+        "SKIPPED": "dim",
+    }.get(status)
+    return f"[{colour}]{status}[/]" if colour else status

@@ -1,0 +1,777 @@
+"""One resolved job -> its Step Functions state machine (Amazon States Language, JSONata).
+
+Owns the run protocol every job follows:
+
+    [Late?] -> Claim -> RunTask(.sync) -> RecordSuccess -> Release -> [Recovered? -> NotifyRecovery] -> Succeeded
+                 | conflict                 | error (after retries)
+                 v                          v
+              Diagnose -> Skip* -> RecordSkip -> Skipped     RecordFailure -> ReleaseFailed -> Alert -> Failed
+
+- Claim is one DynamoDB transaction: the job is not paused (META item), this scheduled minute
+  was not claimed before (DEDUPE item: EventBridge delivers at least once), the concurrency
+  lock is free or its lease expired (forbid/replace), and the RUNNING run record is written.
+- Retries are split by failure class: capacity/throttling on RunTask (ECS.AmazonECSException,
+  AmazonECS.Unknown) uses the capacity policy; the job itself failing (States.TaskFailed)
+  uses the job's policy; States.Timeout is retried only with `retry.on_timeout`.
+- JSONata is required for time arithmetic (late starts, lock leases, TTLs), which JSONPath
+  cannot express. Environment-scoped ARNs appear as `${Partition}`, `${Region}` and
+  `${AccountId}` placeholders, filled at deploy time.
+Invariants: pure and deterministic (same job -> byte-identical JSON); every Task has a
+Catch path that ends in a recorded state; no state reads the wall clock except via $millis().
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+from chalicelib.core.names import shared_names
+from jobctl.registry.checks import worst_case_seconds
+from jobctl.registry.models import ResolvedJob
+
+Json = dict[str, Any]
+
+CAPACITY_ERRORS = ["ECS.AmazonECSException", "AmazonECS.Unknown", "ECS.ThrottlingException"]
+DYNAMODB_TRANSIENT = [
+    "DynamoDb.ProvisionedThroughputExceededException",
+    "DynamoDb.ThrottlingException",
+    "DynamoDb.InternalServerErrorException",
+    "DynamoDb.RequestLimitExceededException",
+    "DynamoDB.ProvisionedThroughputExceededException",
+    "DynamoDB.ThrottlingException",
+    "DynamoDB.InternalServerErrorException",
+    "DynamoDB.RequestLimitExceededException",
+    "DynamoDB.AmazonDynamoDBException",
+]
+CONDITION_FAILED = ["DynamoDB.ConditionalCheckFailedException"]
+TRANSACTION_CANCELED = ["DynamoDb.TransactionCanceledException"]
+# Dedupe markers and skipped runs expire; run records follow the history retention.
+DEDUPE_TTL_SECONDS = 7 * 86400
+CLAIM_ATTEMPTS = 3
+CAUSE_LIMIT = 4000
+
+ARN_PREFIX = "arn:${Partition}"
+# One run per job and scheduled minute (EventBridge delivers at least once); manual runs are
+# keyed by their own execution name. Only variables are read here: after the first state,
+# $states.input is the previous state's output, not the execution input.
+DEDUPE_KEY = (
+    "$scheduled_time != '' ? 'DEDUPE#' & $substring($scheduled_time, 0, 16) : 'DEDUPE#' & $run_id"
+)
+
+
+def _expr(text: str) -> str:
+    """A JSONata expression field. Whitespace is folded so definitions stay one-line-diffable."""
+    return "{% " + " ".join(text.split()) + " %}"
+
+
+def _s(text: str) -> Json:
+    return {"S": text}
+
+
+def _sx(expression: str) -> Json:
+    return {"S": _expr(expression)}
+
+
+def _nx(expression: str) -> Json:
+    return {"N": _expr(f"$string({expression})")}
+
+
+class _Builder:
+    def __init__(self, job: ResolvedJob) -> None:
+        self.job = job
+        self.table = shared_names(job.project, job.env).history_table
+        self.topic = (
+            f"{ARN_PREFIX}:sns:${{Region}}:${{AccountId}}:"
+            f"{shared_names(job.project, job.env).alert_topic}"
+        )
+        self.locking = job.concurrency != "allow"
+        self.job_pk = f"JOB#{job.name}"
+
+    # --- keys ----------------------------------------------------------------------------
+
+    def key(self, sort_key: Json) -> Json:
+        return {"pk": _s(self.job_pk), "sk": sort_key}
+
+    def run_key(self) -> Json:
+        return self.key(_sx("'RUN#' & $run_id"))
+
+    def dynamodb_retry(self) -> Json:
+        return {
+            "ErrorEquals": DYNAMODB_TRANSIENT,
+            "IntervalSeconds": 1,
+            "MaxAttempts": 5,
+            "BackoffRate": 2.0,
+            "JitterStrategy": "FULL",
+        }
+
+    # --- states --------------------------------------------------------------------------
+
+    def build(self) -> Json:
+        job = self.job
+        recovery = "recovery" in job.alerts.on
+        failure = "failure" in job.alerts.on
+        states: Json = {
+            "Start": {
+                "Type": "Pass",
+                "Comment": "every variable is defined here, so every path can read all of them",
+                "Assign": self.run_variables(),
+                "Next": "Late?" if job.starting_deadline is not None else "Claim",
+            }
+        }
+        if job.starting_deadline is not None:
+            states["Late?"] = self.late()
+        states.update(
+            {
+                "Claim": self.claim(),
+                "Diagnose": self.diagnose(),
+                "Blocked?": self.blocked(),
+                "RecordSkip": self.record_skip(),
+                "Skipped": {"Type": "Succeed", "Comment": "not run: see the run record's reason"},
+                "RunTask": self.run_task(),
+                "RecordSuccess": self.record_success(),
+                "Release": self.release("SUCCEEDED", "Recovered?" if recovery else "Succeeded"),
+                "Succeeded": {"Type": "Succeed"},
+                "RecordFailure": self.record_failure(),
+                "ReleaseFailed": self.release("$status", "Alert" if failure else "Failed"),
+                "Failed": {
+                    "Type": "Fail",
+                    "Error": _expr("$status = 'TIMED_OUT' ? 'Job.TimedOut' : 'Job.Failed'"),
+                    "Cause": _expr("$string($failure.Error) & ': ' & $string($failure.Cause)"),
+                },
+            }
+        )
+        if job.concurrency == "replace":
+            states["StopHolder"] = self.stop_holder()
+        if recovery:
+            states["Recovered?"] = self.recovered()
+            states["NotifyRecovery"] = self.publish("recovery", "Succeeded")
+        if failure:
+            states["Alert"] = self.publish("failure", "Failed")
+        env = f"/{job.env}" if job.env else ""
+        return {
+            "Comment": (
+                f"jobctl {job.project}{env}/{job.name}: generated by `jobctl build` from "
+                "jobs.yaml; do not edit"
+            ),
+            "QueryLanguage": "JSONata",
+            "StartAt": "Start",
+            "States": states,
+        }
+
+    def alert_or_fail(self) -> str:
+        """Where a failure before the task started goes (no run record could be written)."""
+        return "Alert" if "failure" in self.job.alerts.on else "Failed"
+
+    def late(self) -> Json:
+        deadline_ms = (self.job.starting_deadline or 0) * 1000
+        return {
+            "Type": "Choice",
+            "Comment": "skip a scheduled run that starts later than starting_deadline",
+            "Choices": [
+                {
+                    "Condition": _expr(
+                        "$scheduled_time != '' and "
+                        f"$millis() - $toMillis($scheduled_time) > {deadline_ms}"
+                    ),
+                    "Assign": {"skip_reason": "late"},
+                    "Next": "RecordSkip",
+                }
+            ],
+            "Default": "Claim",
+        }
+
+    def run_variables(self) -> Json:
+        """Variables every later state uses; computed once, at the first state."""
+        variables = {
+            "run_id": "$states.context.Execution.Name",
+            "execution": "$states.context.Execution.Id",
+            "trigger": "$exists($states.input.trigger) ? $states.input.trigger : 'schedule'",
+            "scheduled_time": (
+                "$exists($states.input.scheduled_time) ? $states.input.scheduled_time : ''"
+            ),
+            "triggered_by": "$exists($states.input.triggered_by) ? $states.input.triggered_by : ''",
+            "parameters": "$exists($states.input.parameters) ? $states.input.parameters : {}",
+            "reason": "$exists($states.input.reason) ? $string($states.input.reason) : ''",
+            "rerun_of": "$exists($states.input.rerun_of) ? $string($states.input.rerun_of) : ''",
+            "started_at": "$now()",
+            "claim_attempts": "0",
+            "victim": "'none'",
+            "skip_reason": "'conflict'",
+            "meta": "{}",
+            "duplicate": "false",
+            "status": "'RUNNING'",
+            "failure": "{}",
+            "detail": "{}",
+            "attempts": "1",
+            "task_arn": "''",
+            "previous_status": "''",
+        }
+        return {name: _expr(value) for name, value in variables.items()}
+
+    def claim(self) -> Json:
+        job = self.job
+        meta_condition = "attribute_not_exists(paused) OR paused = :false"
+        values: Json = {":false": {"BOOL": False}}
+        meta_update = "SET job_name = :job"
+        values[":job"] = _s(job.name)
+        if self.locking:
+            lease_ms = (self._lease_seconds()) * 1000
+            meta_condition = (
+                f"({meta_condition}) AND (attribute_not_exists(lock_holder) "
+                "OR lock_until < :now OR lock_holder = :victim)"
+            )
+            meta_update += ", lock_holder = :me, lock_until = :until"
+            values.update(
+                {
+                    ":now": _nx("$millis()"),
+                    ":until": _nx(f"$millis() + {lease_ms}"),
+                    ":me": _sx("$states.context.Execution.Id"),
+                    ":victim": _sx("$victim"),
+                }
+            )
+        dedupe = DEDUPE_KEY
+        items = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": self.key(_s("META")),
+                    "UpdateExpression": meta_update,
+                    "ConditionExpression": meta_condition,
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {
+                        **self.key(_sx(dedupe)),
+                        "run_id": _sx("$states.context.Execution.Name"),
+                        "expires_at": _nx(f"$floor($millis() / 1000) + {DEDUPE_TTL_SECONDS}"),
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {"Put": {"TableName": self.table, "Item": self.run_item("'RUNNING'")}},
+        ]
+        return {
+            "Type": "Task",
+            "Comment": "not paused + not a duplicate delivery + lock free, in one transaction",
+            "Resource": "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems",
+            "Arguments": {"TransactItems": items},
+            "Retry": [self.dynamodb_retry()],
+            "Catch": [
+                {"ErrorEquals": TRANSACTION_CANCELED, "Next": "Diagnose"},
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    "Assign": self.failure_variables("FAILED"),
+                    "Next": self.alert_or_fail(),
+                },
+            ],
+            "Next": "RunTask",
+        }
+
+    def run_item(self, status: str) -> Json:
+        return {
+            **self.run_key(),
+            "run_id": _sx("$run_id"),
+            "job": _s(self.job.name),
+            "status": _sx(status),
+            "trigger": _sx("$trigger"),
+            "triggered_by": _sx("$triggered_by"),
+            "scheduled_time": _sx("$scheduled_time"),
+            "started_at": _sx("$started_at"),
+            "execution_arn": _sx("$execution"),
+            "parameters": _sx("$string($parameters)"),
+            "reason": _sx("$reason"),
+            "rerun_of": _sx("$rerun_of"),
+            "job_time": _sx("$started_at & '#' & $run_id"),
+            "expires_at": _nx(f"$floor($millis() / 1000) + {self.job.history_retention}"),
+            "status_time": _sx(f"$started_at & '#{self.job.name}#' & $run_id"),
+        }
+
+    def diagnose(self) -> Json:
+        keys = [self.key(_s("META")), self.key(_sx(DEDUPE_KEY))]
+        return {
+            "Type": "Task",
+            "Comment": "the claim was refused: find out why (reads only)",
+            "Resource": "arn:aws:states:::aws-sdk:dynamodb:transactGetItems",
+            "Arguments": {
+                "TransactItems": [{"Get": {"TableName": self.table, "Key": key}} for key in keys]
+            },
+            "Assign": {
+                "meta": _expr(
+                    "$exists($states.result.Responses[0].Item) ? $states.result.Responses[0].Item : {}"
+                ),
+                "duplicate": _expr("$exists($states.result.Responses[1].Item)"),
+                "claim_attempts": _expr("$claim_attempts + 1"),
+            },
+            "Retry": [self.dynamodb_retry()],
+            "Catch": [
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    "Assign": self.failure_variables("FAILED"),
+                    "Next": self.alert_or_fail(),
+                }
+            ],
+            "Next": "Blocked?",
+        }
+
+    def blocked(self) -> Json:
+        choices: list[Json] = [
+            {
+                "Condition": _expr("$exists($meta.paused.BOOL) and $meta.paused.BOOL"),
+                "Assign": {"skip_reason": "paused"},
+                "Next": "RecordSkip",
+            },
+            {
+                "Condition": _expr("$duplicate"),
+                "Assign": {"skip_reason": "duplicate"},
+                "Next": "RecordSkip",
+            },
+        ]
+        held = (
+            "$exists($meta.lock_holder.S) and $meta.lock_holder.S != $execution "
+            "and $number($meta.lock_until.N) >= $millis()"
+        )
+        if self.job.concurrency == "forbid":
+            choices.append(
+                {
+                    "Condition": _expr(held),
+                    "Assign": {"skip_reason": "concurrent"},
+                    "Next": "RecordSkip",
+                }
+            )
+        elif self.job.concurrency == "replace":
+            choices.append(
+                {
+                    "Condition": _expr(f"{held} and $claim_attempts < {CLAIM_ATTEMPTS}"),
+                    "Assign": {"victim": _expr("$meta.lock_holder.S")},
+                    "Next": "StopHolder",
+                }
+            )
+        choices.append(
+            {
+                "Condition": _expr(f"$claim_attempts < {CLAIM_ATTEMPTS}"),
+                "Comment": "a concurrent transaction won a race: claim again",
+                "Next": "Claim",
+            }
+        )
+        return {
+            "Type": "Choice",
+            "Choices": choices,
+            "Default": "RecordSkip",
+        }
+
+    def stop_holder(self) -> Json:
+        return {
+            "Type": "Task",
+            "Comment": "concurrency: replace stops the running execution, then claims again",
+            "Resource": "arn:aws:states:::aws-sdk:sfn:stopExecution",
+            "Arguments": {
+                "ExecutionArn": _expr("$victim"),
+                "Error": "Job.Replaced",
+                "Cause": _expr("'replaced by ' & $run_id"),
+            },
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Claim"}],
+            "Next": "Claim",
+        }
+
+    def record_skip(self) -> Json:
+        item = self.run_item("'SKIPPED'")
+        item.update(
+            {
+                "skip_reason": _sx("$skip_reason"),
+                "ended_at": _sx("$now()"),
+                "expires_at": _nx(f"$floor($millis() / 1000) + {DEDUPE_TTL_SECONDS}"),
+            }
+        )
+        return {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::dynamodb:putItem",
+            "Arguments": {"TableName": self.table, "Item": item},
+            "Retry": [self.dynamodb_retry()],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Skipped"}],
+            "Next": "Skipped",
+        }
+
+    def run_task(self) -> Json:
+        job = self.job
+        arguments: Json = {
+            "Cluster": job.cluster,
+            "TaskDefinition": job.task_definition,
+            # The task group names the job; StartedBy is Step Functions' own for .sync.
+            "Group": f"jobctl:{job.name}",
+            "PropagateTags": "TASK_DEFINITION",
+            "Overrides": self.overrides(),
+        }
+        if job.capacity_provider_strategy:
+            arguments["CapacityProviderStrategy"] = [
+                {"CapacityProvider": p.capacity_provider, "Weight": p.weight, "Base": p.base}
+                for p in job.capacity_provider_strategy
+            ]
+        elif job.launch_type:
+            arguments["LaunchType"] = job.launch_type
+        if job.platform_version:
+            arguments["PlatformVersion"] = job.platform_version
+        if job.network:
+            arguments["NetworkConfiguration"] = {
+                "AwsvpcConfiguration": {
+                    "Subnets": job.network.subnets,
+                    "SecurityGroups": job.network.security_groups,
+                    "AssignPublicIp": "ENABLED" if job.network.assign_public_ip else "DISABLED",
+                }
+            }
+        retry = job.retry
+        capacity = retry.capacity
+        retriers: list[Json] = [
+            {
+                "ErrorEquals": CAPACITY_ERRORS,
+                "IntervalSeconds": capacity.interval,
+                "MaxAttempts": capacity.retries,
+                "BackoffRate": capacity.backoff_rate,
+                "MaxDelaySeconds": capacity.max_interval,
+                "JitterStrategy": "FULL",
+            }
+        ]
+        if retry.retries:
+            task_retrier: Json = {
+                "ErrorEquals": ["States.TaskFailed"]
+                + (["States.Timeout"] if retry.on_timeout else []),
+                "IntervalSeconds": retry.interval,
+                "MaxAttempts": retry.retries,
+                "BackoffRate": retry.backoff_rate,
+            }
+            if retry.max_interval:
+                task_retrier["MaxDelaySeconds"] = retry.max_interval
+            retriers.append(task_retrier)
+        return {
+            "Type": "Task",
+            "Comment": "run the ECS task and wait for it to stop",
+            "Resource": "arn:aws:states:::ecs:runTask.sync",
+            "Arguments": arguments,
+            "TimeoutSeconds": job.timeout,
+            "Retry": retriers,
+            "Catch": [
+                {
+                    "ErrorEquals": ["States.Timeout"],
+                    "Assign": self.failure_variables("TIMED_OUT"),
+                    "Next": "RecordFailure",
+                },
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    "Assign": self.failure_variables("FAILED"),
+                    "Next": "RecordFailure",
+                },
+            ],
+            "Assign": {
+                "task_arn": _expr("$states.result.TaskArn"),
+                "attempts": _expr(self._attempts()),
+            },
+            "Next": "RecordSuccess",
+        }
+
+    def _attempts(self) -> str:
+        return (
+            "$exists($states.context.State.RetryCount) ? $states.context.State.RetryCount + 1 : 1"
+        )
+
+    def overrides(self) -> Json:
+        job = self.job
+        static = [{"Name": name, "Value": value} for name, value in sorted(job.environment.items())]
+        declared = sorted(job.parameters)
+        defaults = {
+            name: parameter.default
+            for name, parameter in sorted(job.parameters.items())
+            if parameter.default is not None
+        }
+        container: Json = {"Name": job.container}
+        if job.command:
+            container["Command"] = list(job.command)
+        if declared:
+            # Only declared parameters reach the container, whatever the input carries.
+            container["Environment"] = _expr(
+                "( $given := $parameters;"
+                f" $values := $merge([{json.dumps(defaults)}, $sift($given, function($v, $k)"
+                f" {{ $k in {json.dumps(declared)} }})]);"
+                f" $append({json.dumps(static)}, $each($values, function($v, $k)"
+                f" {{ {{ 'Name': $k, 'Value': $string($v) }} }})) )"
+            )
+        elif static:
+            container["Environment"] = static
+        overrides: Json = {"ContainerOverrides": [container]}
+        if job.cpu is not None:
+            overrides["Cpu"] = str(job.cpu)
+        if job.memory is not None:
+            overrides["Memory"] = str(job.memory)
+        return overrides
+
+    def failure_variables(self, status: str) -> Json:
+        # Exit code and stop reason come from the DescribeTasks JSON that ECS puts in Cause;
+        # $parse only runs on text that looks like a whole JSON object, so it cannot throw
+        # on the plain-text causes of other errors.
+        container = json.dumps(self.job.container)
+        detail = (
+            f"( $cause := $string($states.errorOutput.Cause);"
+            f" $task := ($states.errorOutput.Error = 'States.TaskFailed'"
+            f" and $substring($cause, 0, 1) = '{{' and $substring($cause, -1) = '}}')"
+            f" ? $parse($cause) : {{}};"
+            f" $c := $task.Containers[Name = {container}][0];"
+            f" {{ 'exit_code': $exists($c.ExitCode) ? $c.ExitCode : null,"
+            f" 'stopped_reason': $exists($task.StoppedReason) ? $task.StoppedReason : '',"
+            f" 'task_arn': $exists($task.TaskArn) ? $task.TaskArn : '' }} )"
+        )
+        return {
+            "status": status,
+            "failure": _expr("$states.errorOutput"),
+            "attempts": _expr(self._attempts()),
+            "detail": _expr(detail),
+        }
+
+    def update_run(self, values: dict[str, Json | str], next_state: str) -> Json:
+        """Move the RUNNING record to its end state; a terminal record is never overwritten.
+
+        A value is a DynamoDB attribute value, or a JSONata expression producing one.
+        """
+        update = "SET " + ", ".join(f"#{name} = :{name}" for name in values)
+        return {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::dynamodb:updateItem",
+            "Arguments": {
+                "TableName": self.table,
+                "Key": self.run_key(),
+                "UpdateExpression": update,
+                "ConditionExpression": "#status = :running",
+                "ExpressionAttributeNames": {f"#{name}": name for name in values},
+                "ExpressionAttributeValues": {
+                    ":running": _s("RUNNING"),
+                    **{f":{name}": value for name, value in values.items()},
+                },
+            },
+            "Retry": [self.dynamodb_retry()],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": next_state}],
+            "Next": next_state,
+        }
+
+    def record_success(self) -> Json:
+        return self.update_run(
+            {
+                "status": _s("SUCCEEDED"),
+                "ended_at": _sx("$now()"),
+                "exit_code": {"N": "0"},
+                "attempts": _nx("$attempts"),
+                "task_arn": _sx("$string($task_arn)"),
+            },
+            "Release",
+        )
+
+    def record_failure(self) -> Json:
+        return self.update_run(
+            {
+                "status": _sx("$status"),
+                "ended_at": _sx("$now()"),
+                "exit_code": _expr(
+                    "$type($detail.exit_code) = 'number' "
+                    "? {'N': $string($detail.exit_code)} : {'NULL': true}"
+                ),
+                "attempts": _nx("$attempts"),
+                "error": _sx("$string($failure.Error)"),
+                "cause": _sx(f"$substring($string($failure.Cause), 0, {CAUSE_LIMIT})"),
+                "stopped_reason": _sx("$detail.stopped_reason"),
+                "task_arn": _sx("$detail.task_arn"),
+            },
+            "ReleaseFailed",
+        )
+
+    def release(self, status: str, next_state: str) -> Json:
+        """Record the job's last outcome on META and free the lock; returns the previous one."""
+        update = "SET last_status = :status, last_run = :run, last_ended_at = :ended"
+        if self.locking:
+            update += " REMOVE lock_holder, lock_until"
+        arguments: Json = {
+            "TableName": self.table,
+            "Key": self.key(_s("META")),
+            "UpdateExpression": update,
+            "ExpressionAttributeValues": {
+                ":status": _sx(status) if status.startswith("$") else _s(status),
+                ":run": _sx("$run_id"),
+                ":ended": _sx("$now()"),
+            },
+            "ReturnValues": "UPDATED_OLD",
+        }
+        if self.locking:
+            arguments["ConditionExpression"] = "lock_holder = :me"
+            arguments["ExpressionAttributeValues"][":me"] = _sx("$execution")
+        return {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::dynamodb:updateItem",
+            "Arguments": arguments,
+            "Assign": {
+                "previous_status": _expr(
+                    "$exists($states.result.Attributes.last_status.S) "
+                    "? $states.result.Attributes.last_status.S : ''"
+                )
+            },
+            "Retry": [self.dynamodb_retry()],
+            "Catch": [
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    "Assign": {"previous_status": ""},
+                    "Next": next_state,
+                }
+            ],
+            "Next": next_state,
+        }
+
+    def recovered(self) -> Json:
+        return {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Condition": _expr("$previous_status in ['FAILED', 'TIMED_OUT']"),
+                    "Next": "NotifyRecovery",
+                }
+            ],
+            "Default": "Succeeded",
+        }
+
+    def publish(self, event: str, next_state: str) -> Json:
+        """Publish the alert: an AWS Chatbot custom notification carrying `jobctl.alert/1`.
+
+        The contract is chalicelib/alerts/alert-schema.json (explained in
+        chalicelib/alerts/CONTRACT.md): Chatbot relays the message to Slack as is, jobctl's
+        notifier renders it as Block Kit. Every additionalContext value is a string (Chatbot
+        takes a string map) and always present: JSONata drops a key whose value is undefined,
+        so reads that may find nothing go through `_text`. The log link is not here: the
+        container's log settings are known at deploy time, not at compile time, so the
+        notifier derives it from the job's META config and `task_arn`.
+        """
+        job = self.job
+        env = job.env or ""
+        failure = event == "failure"
+        context = {
+            "schema": "'jobctl.alert/1'",
+            "event": f"'{event}'",
+            "project": f"'{job.project}'",
+            "environment": f"'{env}'",
+            "job": f"'{job.name}'",
+            "run_id": "$run_id",
+            "execution_arn": "$execution",
+            "status": "$status" if failure else "'SUCCEEDED'",
+            "trigger": "$trigger",
+            "triggered_by": "$triggered_by",
+            "scheduled_time": "$scheduled_time",
+            "started_at": "$started_at",
+            "ended_at": "$alert_ended",
+            "attempts": "$string($attempts)",
+            "exit_code": "$alert_exit" if failure else "'0'",
+            "stopped_reason": "$alert_stopped" if failure else "''",
+            "error": "$alert_error" if failure else "''",
+            "task_arn": "$alert_task",
+            "console_url": "$alert_console",
+            "slack_route": f"'{job.alerts.slack or 'default'}'",
+            "rerun_command": self._rerun_command(),
+        }
+        where = f"{job.project}/{env}" if env else job.project
+        title = (
+            f"'{where} {job.name}: ' & $status" if failure else f"'{where} {job.name} recovered'"
+        )
+        thread = f"{job.project}-{env}-{job.name}" if env else f"{job.project}-{job.name}"
+        steps = (
+            f"['Execution: ' & $alert_console, 'Re-run: `' & {self._rerun_command()} & '`']"
+            if failure
+            else "['Execution: ' & $alert_console]"
+        )
+        message = (
+            "{ 'version': '1.0', 'source': 'custom', 'id': $run_id,"
+            " 'content': { 'textType': 'client-markdown', 'title': " + title + ","
+            " 'description': " + self._description(event) + ", 'nextSteps': " + steps + " },"
+            " 'metadata': { 'threadId': '" + thread + "',"
+            " 'summary': " + title + ", 'eventType': 'jobctl." + event + "',"
+            " 'relatedResources': $alert_task != '' ? [$execution, $alert_task] : [$execution],"
+            " 'additionalContext': { "
+            + ", ".join(f"'{key}': {value}" for key, value in context.items())
+            + " } } }"
+        )
+        # Locals (`$alert_*`) are computed once; the region is the 4th field of the execution
+        # ARN (the console link format of chalicelib/history/links.py).
+        task = "$detail.task_arn" if failure else "$task_arn"
+        program = (
+            "( $alert_region := $split($execution, ':')[3];"
+            " $alert_console := 'https://' & $alert_region"
+            " & '.console.aws.amazon.com/states/home?region=' & $alert_region"
+            " & '#/v2/executions/details/' & $execution;"
+            " $alert_ended := $now();"
+            " $alert_exit := $type($detail.exit_code) = 'number'"
+            " ? $string($detail.exit_code) : '';"
+            f" $alert_stopped := {self._text('$detail.stopped_reason')};"
+            f" $alert_error := {self._text('$failure.Error')};"
+            f" $alert_task := {self._text(task)};"
+            f" $string({message}) )"
+        )
+        return {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sns:publish",
+            "Arguments": {
+                "TopicArn": self.topic,
+                "Message": _expr(program),
+                "MessageAttributes": {
+                    "job": {"DataType": "String", "StringValue": job.name},
+                    "event": {"DataType": "String", "StringValue": event},
+                },
+            },
+            "Retry": [
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    "IntervalSeconds": 2,
+                    "MaxAttempts": 5,
+                    "BackoffRate": 2.0,
+                    "JitterStrategy": "FULL",
+                }
+            ],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": next_state}],
+            "Next": next_state,
+        }
+
+    def _description(self, event: str) -> str:
+        """One paragraph of Slack markdown; Chatbot limits a description to 8,000 characters."""
+        if event == "recovery":
+            return "'Run `' & $run_id & '` succeeded after a failure.'"
+        return (
+            "$substring('Run `' & $run_id & '` ended ' & $status & ' after '"
+            " & $string($attempts) & ' attempt(s); '"
+            " & ($alert_exit != '' ? 'exit code ' & $alert_exit : 'no exit code') & '. '"
+            " & ($alert_stopped != '' ? $alert_stopped : $alert_error), 0, 8000)"
+        )
+
+    def _rerun_command(self) -> str:
+        env = f" & ' --env {self.job.env}'" if self.job.env else ""
+        return f"'jobctl rerun ' & $run_id{env}"
+
+    @staticmethod
+    def _text(expression: str) -> str:
+        """`expression` as a string, '' when it is undefined or null (never a missing key)."""
+        return (
+            f"($exists({expression}) and $type({expression}) != 'null'"
+            f" ? $string({expression}) : '')"
+        )
+
+    def _lease_seconds(self) -> int:
+        # The lock outlives the longest possible run, so a crashed holder frees it eventually.
+        return worst_case_seconds(self.job) + 3600
+
+
+def compile_state_machine(job: ResolvedJob) -> Json:
+    """The ASL document for `job` (a dict; serialise with `render_json`)."""
+    return _Builder(job).build()
+
+
+def render_json(document: Any) -> str:
+    """Canonical JSON for committed files: sorted keys, 2-space indent, trailing newline.
+
+    orjson writes the same bytes as `json.dumps(indent=2, sort_keys=True)` about 20x faster
+    (the standard library falls back to pure Python when indenting).
+    """
+    options = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+    return orjson.dumps(document, option=options).decode()

@@ -1,0 +1,118 @@
+"""The IAM policies of app.py's Lambda functions, one per function and Chalice stage.
+
+Chalice's policy autogeneration is off (.chalice/config.json): each function gets exactly
+the calls its code makes, on exactly this project and environment's resources (the
+history table and its indexes, the job state machines `<base>-*`, the alert topic, the
+secrets under `jobctl/<base>/`, its own log group). A stage is named like the registry's
+environment. Run `python -m jobctl.deploy.lambda_policies [-f jobs.yaml]` after changing
+the project name, its environments or what a function calls; tests fail while the
+committed files differ from what this writes.
+Invariants: pure and deterministic (same registry -> byte-identical files); no wildcard
+action; resources scoped by name, with account and region left to the stage's deployment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from chalicelib.core.names import prefix, shared_names
+
+APP = "jobctl"
+CHALICE_DIR = Path(".chalice")
+
+# What each function's code calls (chalicelib/history, ops, alerts).
+FUNCTIONS: dict[str, dict[str, list[str]]] = {
+    # The operator API and POST /slack/actions (Chalice serves every route from one
+    # function): reads, pause/resume, the Slack replay guard, starting runs.
+    "api_handler": {
+        "table": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+        "start": ["states:StartExecution"],
+        "secrets": ["secretsmanager:GetSecretValue", "ssm:GetParameter"],
+    },
+    # Run records: create if missing, finish monotonically, free the lock.
+    "record_execution_status": {
+        "table": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    },
+    "reconcile_history": {
+        "table": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+        "describe": ["states:DescribeExecution"],
+    },
+    # The job's config (log links) and the storm state.
+    "notify_slack": {
+        "table": ["dynamodb:GetItem", "dynamodb:PutItem"],
+        "secrets": ["secretsmanager:GetSecretValue", "ssm:GetParameter"],
+    },
+    # Jobs and their last success (indexes), the watchdog state, the alert.
+    "watch_missed_runs": {
+        "table": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+        "publish": ["sns:Publish"],
+    },
+}
+
+
+def function_policy(project: str, env: str | None, function: str) -> dict[str, Any]:
+    base = prefix(project, env)
+    names = shared_names(project, env)
+    table = f"arn:aws:dynamodb:*:*:table/{names.history_table}"
+    resources = {
+        "table": [table, f"{table}/index/*"],
+        "start": [f"arn:aws:states:*:*:stateMachine:{base}-*"],
+        "describe": [f"arn:aws:states:*:*:execution:{base}-*:*"],
+        "publish": [f"arn:aws:sns:*:*:{names.alert_topic}"],
+        "secrets": [
+            f"arn:aws:secretsmanager:*:*:secret:jobctl/{base}/*",
+            f"arn:aws:ssm:*:*:parameter/jobctl/{base}/*",
+        ],
+    }
+    stage = env or "dev"
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "OwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"arn:aws:logs:*:*:log-group:/aws/lambda/{APP}-{stage}-{function}:*"],
+        }
+    ]
+    for group, actions in FUNCTIONS[function].items():
+        statements.append(
+            {
+                "Sid": group.capitalize(),
+                "Effect": "Allow",
+                "Action": sorted(actions),
+                "Resource": resources[group],
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def policy_files(project: str, environments: list[str | None]) -> dict[str, str]:
+    """File name (in .chalice/) -> content, for every stage and function."""
+    files = {}
+    for env in environments:
+        stage = env or "dev"
+        for function in FUNCTIONS:
+            document = function_policy(project, env, function)
+            files[f"policy-{stage}-{function}.json"] = json.dumps(document, indent=2) + "\n"
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    from jobctl.registry.loader import load_registry
+
+    parser = argparse.ArgumentParser(description="write .chalice/policy-<stage>-<function>.json")
+    parser.add_argument("-f", "--file", default="jobs.yaml")
+    parser.add_argument("--out", default=str(CHALICE_DIR))
+    args = parser.parse_args(argv)
+    registry = load_registry(args.file)
+    environments: list[str | None] = list(registry.environments) or [None]
+    for name, content in policy_files(registry.project, environments).items():
+        (Path(args.out) / name).write_text(content)
+        print(f"wrote {Path(args.out) / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

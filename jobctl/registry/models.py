@@ -1,0 +1,365 @@
+"""The jobs.yaml schema as pydantic v2 models.
+
+Two layers: `*Spec` models mirror what a user may write in one place (defaults, an
+environment overlay, a job, a job's per-environment overlay); every field is optional so
+each layer validates on its own and errors point at the layer that holds the bad value.
+`ResolvedJob` is one job after the layers are merged for one environment: complete,
+immutable, and the only input the compiler accepts. Invariants: every model forbids unknown
+keys; field types carry their own range checks so a layer and the merged job agree on
+what is valid.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from chalicelib.core.durations import format_duration, parse_duration
+from jobctl.registry.schedule import Schedule, ScheduleError, parse_schedule
+
+
+def fail(message: str, **context: Any) -> PydanticCustomError:
+    """A validation error whose message reaches the user verbatim."""
+    return PydanticCustomError("jobctl", message, context or None)
+
+
+def _duration(value: object) -> int:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+def _between(low: int, high: int, *, duration: bool = False) -> AfterValidator:
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            show = format_duration if duration else str
+            raise fail(f"must be between {show(low)} and {show(high)}, found {show(value)}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _scalar_text(value: object) -> object:
+    """Numbers become strings (env values, command args); booleans must be quoted."""
+    if isinstance(value, bool):
+        raise fail(f"'{str(value).lower()}' is a boolean here: quote it to pass it as text")
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+def _matching(pattern: str, what: str) -> AfterValidator:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise fail(f"'{value}' is not a valid {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _schedule(value: object) -> Schedule:
+    if isinstance(value, Schedule):
+        return value
+    if not isinstance(value, str):
+        raise fail(
+            "expected a schedule such as 'cron(0 3 * * ? *)', 'rate(5 minutes)' or '0 3 * * *'"
+        )
+    try:
+        return parse_schedule(value)
+    except ScheduleError as exc:
+        raise fail(exc.message, offset=exc.offset) from None
+
+
+_ZONE_ALIASES = {"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Z"}
+
+
+def _timezone(value: str) -> str:
+    if value in _ZONE_ALIASES:
+        return "UTC"
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        from difflib import get_close_matches
+
+        close = get_close_matches(value, sorted(available_timezones()), n=1)
+        hint = (
+            f" (did you mean '{close[0]}'?)" if close else " (use an IANA name like 'Asia/Tokyo')"
+        )
+        raise fail(f"unknown time zone '{value}'{hint}") from None
+    return value
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise fail(f"not a valid regular expression: {exc}") from None
+    return value
+
+
+def _task_definition(value: str) -> str:
+    family = r"[A-Za-z0-9_-]{1,255}(:[1-9][0-9]*)?"
+    arn = r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/" + family
+    if not (re.fullmatch(family, value) or re.fullmatch(arn, value)):
+        raise fail(f"'{value}' is not a task definition family, family:revision or ARN")
+    return value
+
+
+Duration = Annotated[int, BeforeValidator(_duration)]
+Text = Annotated[str, BeforeValidator(_scalar_text)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+JobName = Annotated[
+    str, _matching(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", "job name (lowercase letters, digits, '-')")
+]
+EnvName = Annotated[
+    str,
+    _matching(r"[a-z]([a-z0-9-]*[a-z0-9])?", "environment name (lowercase letters, digits, '-')"),
+]
+ProjectName = Annotated[
+    str, _matching(r"[a-z]([a-z0-9-]*[a-z0-9])?", "project name (lowercase letters, digits, '-')")
+]
+EnvVarName = Annotated[str, _matching(r"[A-Za-z_][A-Za-z0-9_]*", "environment variable name")]
+ParamName = Annotated[str, _matching(r"[A-Z_][A-Z0-9_]*", "parameter name (UPPER_SNAKE_CASE)")]
+# Both end up inside JSONata string literals in the state machine: keep them quote-free.
+ContainerName = Annotated[
+    str, _matching(r"[A-Za-z0-9_-]{1,255}", "container name (letters, digits, '-', '_')")
+]
+SlackRoute = Annotated[
+    str, _matching(r"[A-Za-z0-9_#.-]{1,80}", "Slack route (a channel or webhook name)")
+]
+ScheduleText = Annotated[Schedule, BeforeValidator(_schedule)]
+TimeZone = Annotated[str, AfterValidator(_timezone)]
+TaskDefinition = Annotated[str, AfterValidator(_task_definition)]
+Concurrency = Literal["allow", "forbid", "replace"]
+LaunchType = Literal["FARGATE", "EC2", "EXTERNAL"]
+AlertEvent = Literal["failure", "recovery"]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NetworkSpec(StrictModel):
+    """awsvpc networking; required for Fargate."""
+
+    subnets: Annotated[list[NonEmpty], Field(min_length=1, max_length=16)] | None = None
+    security_groups: Annotated[list[NonEmpty], Field(max_length=5)] | None = None
+    assign_public_ip: bool | None = None
+
+
+class CapacityRetrySpec(StrictModel):
+    """Retries for RunTask calls that could not place the task or were throttled."""
+
+    retries: Annotated[int, _between(0, 20)] | None = None
+    interval: Annotated[Duration, _between(1, 3600, duration=True)] | None = None
+    backoff_rate: Annotated[float, Field(ge=1.0, le=10.0)] | None = None
+    max_interval: Annotated[Duration, _between(1, 86400, duration=True)] | None = None
+
+
+class RetrySpec(StrictModel):
+    """Retries after the job itself failed (non-zero exit, task failed to start)."""
+
+    retries: Annotated[int, _between(0, 10)] | None = None
+    interval: Annotated[Duration, _between(1, 86400, duration=True)] | None = None
+    backoff_rate: Annotated[float, Field(ge=1.0, le=10.0)] | None = None
+    max_interval: Annotated[Duration, _between(1, 86400, duration=True)] | None = None
+    on_timeout: bool | None = None
+    capacity: CapacityRetrySpec | None = None
+
+
+class AlertsSpec(StrictModel):
+    on: Annotated[list[AlertEvent], Field(max_length=2)] | None = None
+    slack: SlackRoute | None = None
+
+
+class LoggingSpec(StrictModel):
+    """Step Functions execution logs to CloudWatch Logs (billed per event)."""
+
+    level: Literal["OFF", "ERROR", "FATAL", "ALL"] | None = None
+    include_execution_data: bool | None = None
+
+
+class CapacityProviderSpec(StrictModel):
+    capacity_provider: NonEmpty
+    weight: Annotated[int, _between(0, 1000)] = 1
+    base: Annotated[int, _between(0, 100000)] = 0
+
+
+class ParameterSpec(StrictModel):
+    """A variable an operator may set on a manual run; passed as container environment."""
+
+    description: str | None = None
+    pattern: Annotated[str, AfterValidator(_regex)] | None = None
+    enum: Annotated[list[Text], Field(min_length=1)] | None = None
+    default: Text | None = None
+    required: bool = False
+
+
+class SettingsSpec(StrictModel):
+    """Fields that may be set in defaults, an environment overlay, a job or its overlay."""
+
+    cluster: NonEmpty | None = None
+    task_definition: TaskDefinition | None = None
+    container: ContainerName | None = None
+    launch_type: LaunchType | None = None
+    capacity_provider_strategy: (
+        Annotated[list[CapacityProviderSpec], Field(min_length=1, max_length=6)] | None
+    ) = None
+    platform_version: NonEmpty | None = None
+    network: NetworkSpec | None = None
+    cpu: int | None = None
+    memory: int | None = None
+    timeout: Annotated[Duration, _between(60, 365 * 86400, duration=True)] | None = None
+    starting_deadline: Annotated[Duration, _between(60, 86400, duration=True)] | None = None
+    retry: RetrySpec | None = None
+    concurrency: Concurrency | None = None
+    alerts: AlertsSpec | None = None
+    logging: LoggingSpec | None = None
+    tracing: bool | None = None
+    enabled: bool | None = None
+    tags: Annotated[dict[NonEmpty, Text], Field(max_length=40)] | None = None
+
+
+class EnvironmentSpec(SettingsSpec):
+    """An overlay selected with --env; may pin the AWS account and region it deploys to."""
+
+    account: Annotated[str, _matching(r"\d{12}", "AWS account id (12 digits)")] | None = None
+    region: Annotated[str, _matching(r"[a-z]{2}(-[a-z]+)+-\d", "AWS region")] | None = None
+
+
+class JobOverlaySpec(SettingsSpec):
+    """A job's own overrides for one environment."""
+
+    schedule: ScheduleText | None = None
+    timezone: TimeZone | None = None
+    command: Annotated[list[Text], Field(min_length=1)] | None = None
+    environment: dict[EnvVarName, Text] | None = None
+
+
+class JobSpec(JobOverlaySpec):
+    description: str | None = None
+    owner: str | None = None
+    parameters: dict[ParamName, ParameterSpec] | None = None
+    environments: dict[EnvName, JobOverlaySpec] | None = None
+
+
+class HistorySpec(StrictModel):
+    """How long run records are kept (DynamoDB TTL on `expires_at`)."""
+
+    retention: Annotated[Duration, _between(86400, 3650 * 86400, duration=True)] | None = None
+
+
+DEFAULT_RETENTION = 90 * 86400
+
+
+class RegistrySpec(StrictModel):
+    version: Literal[1]
+    project: ProjectName
+    history: HistorySpec | None = None
+    defaults: SettingsSpec | None = None
+    environments: dict[EnvName, EnvironmentSpec] | None = None
+    jobs: dict[JobName, JobSpec]
+
+
+# --- resolved (merged) -----------------------------------------------------------------
+
+
+class Network(StrictModel):
+    subnets: list[str]
+    security_groups: list[str]
+    assign_public_ip: bool = False
+
+
+class CapacityRetry(StrictModel):
+    retries: int = 5
+    interval: int = 10
+    backoff_rate: float = 2.0
+    max_interval: int = 300
+
+
+class Retry(StrictModel):
+    retries: int = 0
+    interval: int = 30
+    backoff_rate: float = 2.0
+    max_interval: int | None = None
+    on_timeout: bool = False
+    capacity: CapacityRetry = CapacityRetry()
+
+
+class Alerts(StrictModel):
+    on: tuple[AlertEvent, ...] = ("failure", "recovery")
+    slack: str | None = None
+
+
+class Logging(StrictModel):
+    level: Literal["OFF", "ERROR", "FATAL", "ALL"] = "OFF"
+    include_execution_data: bool = False
+
+
+class CapacityProvider(StrictModel):
+    capacity_provider: str
+    weight: int = 1
+    base: int = 0
+
+
+class Parameter(StrictModel):
+    description: str | None = None
+    pattern: str | None = None
+    enum: tuple[str, ...] | None = None
+    default: str | None = None
+    required: bool = False
+
+
+class ResolvedJob(StrictModel):
+    """One job in one environment with every layer applied. Input to the compiler."""
+
+    name: str
+    project: str
+    env: str | None
+    description: str | None = None
+    owner: str | None = None
+    schedule: Schedule
+    timezone: str = "UTC"
+    command: tuple[str, ...] | None = None
+    environment: dict[str, str] = {}
+    parameters: dict[str, Parameter] = {}
+    cluster: str
+    task_definition: str
+    container: str
+    launch_type: LaunchType | None = None
+    capacity_provider_strategy: tuple[CapacityProvider, ...] | None = None
+    platform_version: str | None = None
+    network: Network | None = None
+    cpu: int | None = None
+    memory: int | None = None
+    timeout: int = 3600
+    starting_deadline: int | None = None
+    retry: Retry = Retry()
+    concurrency: Concurrency = "forbid"
+    alerts: Alerts = Alerts()
+    logging: Logging = Logging()
+    tracing: bool = False
+    enabled: bool = True
+    tags: dict[str, str] = {}
+    history_retention: int = DEFAULT_RETENTION
+
+    @property
+    def uses_scheduler(self) -> bool:
+        """Non-UTC jobs need EventBridge Scheduler; rules only know UTC."""
+        return self.timezone != "UTC"
+
+    @property
+    def is_fargate(self) -> bool:
+        if self.capacity_provider_strategy:
+            return all(
+                p.capacity_provider.startswith("FARGATE") for p in self.capacity_provider_strategy
+            )
+        # No launch type and no strategy means the cluster's default strategy: unknown here.
+        return self.launch_type == "FARGATE"
