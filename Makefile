@@ -12,9 +12,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Tests are independent, so they run on every core (pytest-xdist); a file's tests stay on one
+# worker so module-scoped fixtures (a moto deployment, a `jobctl local`) are built once.
+PYTEST_WORKERS ?= auto
+
 test: $(STAMP)
 	$(BIN)/jobctl build --check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -38,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/deploy_bench.py
 	$(BIN)/python benchmarks/transitions_bench.py
 	$(BIN)/python benchmarks/api_bench.py
+	$(BIN)/python benchmarks/startup_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -32,8 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from chalicelib.aws.clients import AwsContext, ClientFactory  # noqa: E402
 from jobctl.deploy.desired import shared_resources  # noqa: E402
-from jobctl.deploy.gateways import JobMetaGateway, TableGateway  # noqa: E402
-from jobctl.deploy.resources import Resource  # noqa: E402
+from jobctl.deploy.gateways.job_meta import JobMetaGateway  # noqa: E402
+from jobctl.deploy.gateways.table import TableGateway  # noqa: E402
+from jobctl.deploy.resources import Resource, ResourceKind  # noqa: E402
 from tests.support.history import put_runs, run_item  # noqa: E402
 
 REGION = "us-east-1"
@@ -60,12 +61,14 @@ def _seed(runs: int) -> None:
     factory = ClientFactory(region=REGION)
     context = AwsContext("123456789012", REGION, "aws")
     table = next(
-        r for r in shared_resources("bench", None, context.placeholders()) if r.kind == "table"
+        r
+        for r in shared_resources("bench", None, context.placeholders())
+        if r.kind is ResourceKind.TABLE
     )
     TableGateway(factory, context, "bench").create(table)
     meta = JobMetaGateway(factory, context, "bench", TABLE)
     for job in ("small", "big"):
-        meta.create(Resource("job-meta", job, {"config": _config(job), "entity": "job"}))
+        meta.create(Resource(ResourceKind.JOB_META, job, {"config": _config(job), "entity": "job"}))
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     for job, count in (("small", 10), ("big", runs)):
         started = time.perf_counter()
@@ -145,6 +148,7 @@ def main() -> None:
     with mock_aws():
         _seed(args.runs)
         import app as lambda_app
+        from chalicelib.services import services
 
         scanned: list[tuple[str, int]] = []
 
@@ -155,7 +159,7 @@ def main() -> None:
         rows = []
         with Client(lambda_app.app) as client:
             assert client.http.get("/jobs/small/runs").status_code == 200  # warm up
-            store = lambda_app.ops().store
+            store = services().ops.store
             timed = _TimedClient(store.dynamodb)
             store.dynamodb = timed
             store.dynamodb.meta.events.register("after-call.dynamodb", count_reads)

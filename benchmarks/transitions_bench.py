@@ -17,8 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from moto import mock_aws
 
-from jobctl.local import moto_runtime
-from jobctl.local.moto_runtime import ecs_double
+from jobctl.local.moto import ecs_double, install, set_time_speed
 from tests.e2e.conftest import REGION, Platform
 
 PRICE_PER_TRANSITION = 0.025 / 1000
@@ -41,8 +40,8 @@ def main() -> None:
     )
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_REGION"):
         os.environ.pop(name, None)
-    moto_runtime.install()
-    moto_runtime.set_time_speed(0.001)
+    install()
+    set_time_speed(0.001)
     scheduled = time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime())
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         platform = Platform()

@@ -1,12 +1,14 @@
-"""Shared fixtures: paths and a tiny registry builder."""
+"""Shared fixtures: paths, a tiny registry builder, fresh Lambda services per test."""
 
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from chalicelib import services
 from tests.support.registries import BASE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,3 +24,12 @@ def write_registry(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(autouse=True)
+def fresh_services() -> Iterator[None]:
+    """Each test builds the Lambda's services anew from its own environment (the composition
+    root caches them per process, as a warm Lambda does)."""
+    services.reset()
+    yield
+    services.reset()

@@ -17,22 +17,25 @@ Variables (set per stage in .chalice/config.json):
 
 Invariants: a secret's value never appears in a log line, an exception message or a repr
 (`SecretRef` names where a secret lives, never what it is); values are cached per Lambda
-container for `ttl` seconds, so a rotated secret is picked up within that time, and
-`invalidate` forces a re-read (after Slack says a webhook is gone).
+container for `ttl` seconds (Powertools parameters' providers keep the cache), so a rotated
+secret is picked up within that time, and `invalidate` forces a re-read (after Slack says a
+webhook is gone).
 """
 
 from __future__ import annotations
 
 import os
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-SECRET_TTL_SECONDS = 300.0
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+
+SECRET_TTL_SECONDS = 300
 DEFAULT_WINDOW = 3600
 DEFAULT_GRACE = 900
 SLACK_RESPONSE_PREFIX = "https://hooks.slack.com/"
@@ -119,67 +122,64 @@ class AlertSettings(BaseModel):
         )
 
 
-def alert_topic_name(environ: Mapping[str, str] | None = None) -> str:
-    """The topic `on_sns_message` subscribes to, decided when app.py is imported.
-
-    Chalice reads it at deploy time (`chalice deploy`/`package` import app.py in the
-    deployer's shell, where the stage's environment_variables are not set), so set
-    JOBCTL_ALERT_TOPIC (or JOBCTL_PREFIX) there. At run time the value is not used.
-    """
-    env = os.environ if environ is None else environ
-    if env.get("JOBCTL_ALERT_TOPIC"):
-        return env["JOBCTL_ALERT_TOPIC"]
-    if env.get("JOBCTL_PREFIX"):
-        return f"{env['JOBCTL_PREFIX']}-alerts"
-    return "jobctl-alerts"
-
-
 class SecretCache:
-    """Secret values by reference, fetched on first use and kept for `ttl` seconds."""
+    """Secret values by reference, fetched on first use and kept for `ttl` seconds.
 
-    def __init__(
-        self,
-        clients: ClientSource,
-        *,
-        ttl: float = SECRET_TTL_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    Powertools' `SecretsProvider` / `SSMProvider` fetch and cache, on the factory's clients
+    (created, like the providers, on first use).
+    """
+
+    def __init__(self, clients: ClientSource, *, ttl: int = SECRET_TTL_SECONDS) -> None:
         self._clients = clients
         self._ttl = ttl
-        self._clock = clock
-        self._values: dict[SecretRef, tuple[float, str]] = {}
+        self._secrets: SecretsProvider | None = None
+        self._ssm: SSMProvider | None = None
+        self._stale: set[SecretRef] = set()  # invalidated: the next `get` asks AWS again
         self._lock = threading.Lock()
 
     def get(self, ref: SecretRef) -> str:
-        with self._lock:
-            cached = self._values.get(ref)
-            if cached is not None and self._clock() - cached[0] < self._ttl:
-                return cached[1]
-        value = self._fetch(ref)
-        with self._lock:
-            self._values[ref] = (self._clock(), value)
-        return value
-
-    def invalidate(self, ref: SecretRef) -> None:
-        with self._lock:
-            self._values.pop(ref, None)
-
-    def _fetch(self, ref: SecretRef) -> str:
         # Imported here: importing app.py must not pay for boto3 (cold starts).
         from chalicelib.aws.clients import describe_error
 
+        with self._lock:
+            fresh = ref in self._stale
+            self._stale.discard(ref)
         try:
-            if ref.kind == "secretsmanager":
-                found = self._clients.client("secretsmanager").get_secret_value(SecretId=ref.name)
-                value = found.get("SecretString")
-            else:
-                found = self._clients.client("ssm").get_parameter(
-                    Name=ref.name, WithDecryption=True
-                )
-                value = found["Parameter"]["Value"]
+            value = self._read(ref, fresh)
         except Exception as exc:
             # describe_error gives AWS's code and message, which never carry the value.
-            raise SecretError(f"cannot read {ref}: {describe_error(exc)}") from None
+            cause = _unwrapped(exc)
+            raise SecretError(f"cannot read {ref}: {describe_error(cause)}") from None
         if not isinstance(value, str) or not value.strip():
+            self.invalidate(ref)  # the provider cached it: a fixed secret is read next time
             raise SecretError(f"{ref} is empty (or binary): store the value as a string")
         return value.strip()
+
+    def invalidate(self, ref: SecretRef) -> None:
+        with self._lock:
+            self._stale.add(ref)
+
+    def _read(self, ref: SecretRef, fresh: bool) -> object:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+
+        if ref.kind == "secretsmanager":
+            with self._lock:
+                if self._secrets is None:
+                    client = self._clients.client("secretsmanager")
+                    self._secrets = SecretsProvider(boto3_client=client)
+                secrets = self._secrets
+            return secrets.get(ref.name, max_age=self._ttl, force_fetch=fresh)
+        with self._lock:
+            if self._ssm is None:
+                self._ssm = SSMProvider(boto3_client=self._clients.client("ssm"))
+            ssm = self._ssm
+        return ssm.get(ref.name, max_age=self._ttl, decrypt=True, force_fetch=fresh)
+
+
+def _unwrapped(exc: BaseException) -> BaseException:
+    """AWS's own error for Powertools' GetParameterError (raised while handling it)."""
+    from aws_lambda_powertools.utilities.parameters import GetParameterError
+
+    if isinstance(exc, GetParameterError) and exc.__context__ is not None:
+        return exc.__context__
+    return exc

@@ -18,7 +18,6 @@ Invariants:
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -27,6 +26,7 @@ from chalicelib.alerts.blocks import render
 from chalicelib.alerts.message import Alert, MalformedAlert, RunContext, parse_alert
 from chalicelib.alerts.storm import StormGuard
 from chalicelib.alerts.webhook import DeliveryError, WebhookPoster
+from chalicelib.core.deployed import DeployedJob
 from chalicelib.history.links import log_url
 
 LOG = logging.getLogger("jobctl.alerts")
@@ -88,10 +88,11 @@ class Notifier:
         if self.meta is None:
             return ""
         try:
-            config = self.meta(context.job).get("config") or "{}"
-            if isinstance(config, str):
-                config = json.loads(config)
-            return log_url(config.get("logs"), config.get("container", ""), context.task_arn) or ""
+            text = self.meta(context.job).get("config")
+            if not text:
+                return ""
+            config = DeployedJob.from_json(text)
+            return log_url(config.logs, config.container, context.task_arn) or ""
         except Exception as exc:  # a link is not worth losing the alert
             LOG.warning("no log link for %s: %s", context.job, exc)
             return ""

@@ -40,6 +40,8 @@ from slack_sdk.signature import Clock, SignatureVerifier
 
 from chalicelib.alerts.blocks import RERUN_ACTION
 from chalicelib.alerts.webhook import DeliveryError, WebhookPoster
+from chalicelib.core import history as schema
+from chalicelib.core.history import PK, TTL
 
 LOG = logging.getLogger("jobctl.alerts")
 WINDOW_SECONDS = 300  # Slack's recommendation; also what SignatureVerifier enforces
@@ -70,7 +72,8 @@ class NonceStore(Protocol):
 
 
 class DynamoNonceStore:
-    """Seen signatures in the history table: `SLACK#REQUEST` / `SIG#<signature>`, with TTL."""
+    """Seen signatures in the history table: `SLACK#REQUEST` / `SIG#<signature>`, with TTL
+    (`chalicelib.core.history.signature_key`)."""
 
     def __init__(self, dynamodb: Any, table: str) -> None:
         self.dynamodb = dynamodb
@@ -81,11 +84,10 @@ class DynamoNonceStore:
             self.dynamodb.put_item(
                 TableName=self.table,
                 Item={
-                    "pk": {"S": "SLACK#REQUEST"},
-                    "sk": {"S": f"SIG#{signature}"},
-                    "expires_at": {"N": str(timestamp + NONCE_TTL_SECONDS)},
+                    **schema.signature_key(signature),
+                    TTL: {"N": str(timestamp + NONCE_TTL_SECONDS)},
                 },
-                ConditionExpression="attribute_not_exists(pk)",
+                ConditionExpression=f"attribute_not_exists({PK})",
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":

@@ -1,7 +1,9 @@
 """Small per-job state documents in the history table, written with optimistic concurrency.
 
-Items: `pk = JOB#<job>`, `sk = ALERT` (the storm guard) or `WATCHDOG` (the missed-run
-watchdog); attributes `state` (a JSON document), `version` (a number) and `updated_at`.
+Items (keys from the table schema, `chalicelib.core.history.state_key`): `pk = JOB#<job>`,
+`sk = ALERT` (the storm guard) or `WATCHDOG` (the missed-run watchdog); attributes `state`
+(a JSON document), `version` (a number) and `updated_at`, converted by
+`chalicelib.history.items`.
 They carry none of the attributes the table's indexes key on (`job`, `status`, `run_id`,
 `entity`), so run lists and job lists never see them.
 
@@ -18,6 +20,11 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from chalicelib.core import history as schema
+from chalicelib.core.history import PK
+from chalicelib.history.items import item as typed
+from chalicelib.history.items import plain
+
 
 class StateStore(Protocol):
     def load(self, job: str, kind: str) -> tuple[dict[str, Any], int]: ...
@@ -32,7 +39,7 @@ class DynamoStateStore:
 
     @staticmethod
     def key(job: str, kind: str) -> dict[str, Any]:
-        return {"pk": {"S": f"JOB#{job}"}, "sk": {"S": kind}}
+        return schema.state_key(job, kind)
 
     def load(self, job: str, kind: str) -> tuple[dict[str, Any], int]:
         """The state and its version; ({}, 0) when there is none yet."""
@@ -41,24 +48,29 @@ class DynamoStateStore:
         ).get("Item")
         if not found:
             return {}, 0
-        return json.loads(found["state"]["S"]), int(found["version"]["N"])
+        document = plain(found)
+        return json.loads(document["state"]), int(document["version"])
 
     def save(self, job: str, kind: str, state: dict[str, Any], version: int) -> bool:
         """Write `state` as `version + 1`; False when someone else saved first."""
         item = {
             **self.key(job, kind),
-            "state": {"S": json.dumps(state, sort_keys=True, separators=(",", ":"))},
-            "version": {"N": str(version + 1)},
-            "updated_at": {"S": datetime.now(UTC).isoformat(timespec="seconds")},
+            **typed(
+                {
+                    "state": json.dumps(state, sort_keys=True, separators=(",", ":")),
+                    "version": version + 1,
+                    "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+            ),
         }
-        condition = "attribute_not_exists(pk)" if version == 0 else "version = :version"
+        condition = f"attribute_not_exists({PK})" if version == 0 else "version = :version"
         request: dict[str, Any] = {
             "TableName": self.table,
             "Item": item,
             "ConditionExpression": condition,
         }
         if version:
-            request["ExpressionAttributeValues"] = {":version": {"N": str(version)}}
+            request["ExpressionAttributeValues"] = typed({":version": version})
         try:
             self.dynamodb.put_item(**request)
         except ClientError as exc:

@@ -29,8 +29,9 @@ from typing import Any, Literal
 
 from chalicelib.alerts.message import Alert, RunContext
 from chalicelib.alerts.state import StateStore
+from chalicelib.core.history import ALERT
 
-KIND = "ALERT"
+KIND = ALERT
 MAX_SEEN = 500
 SAVE_ATTEMPTS = 8
 

@@ -35,10 +35,12 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.alerts.message import watch_alert
 from chalicelib.alerts.state import StateStore
+from chalicelib.core.deployed import DeployedJob
+from chalicelib.core.history import WATCHDOG, RunStatus
 from chalicelib.core.schedule import next_fire_times, parse_expression
 
 LOG = logging.getLogger("jobctl.alerts")
-KIND = "WATCHDOG"
+KIND = WATCHDOG
 
 
 class JobSource(Protocol):
@@ -110,9 +112,10 @@ class Watchdog:
         counts: dict[str, int] = {}
         failed: list[str] = []
         for meta in self.jobs.jobs():
-            config = meta.get("config") or {}
-            job = str(config.get("job") or str(meta.get("pk", "")).removeprefix("JOB#"))
+            job = str(meta.get("job_name") or meta.get("pk", ""))
             try:
+                config = DeployedJob.from_json(meta["config"])
+                job = config.job
                 outcome = self.check(job, meta, config, now)
             except Exception as exc:
                 LOG.error("watchdog: job %s not checked: %s", job, exc)
@@ -123,7 +126,7 @@ class Watchdog:
             raise WatchdogError(f"watchdog: {len(failed)} job(s) not checked: {', '.join(failed)}")
         return counts
 
-    def check(self, job: str, meta: dict[str, Any], config: dict[str, Any], now: datetime) -> str:
+    def check(self, job: str, meta: dict[str, Any], config: DeployedJob, now: datetime) -> str:
         document, version = self.store.load(job, KIND)
         state = WatchState.from_document(document)
         if state.pending is not None:
@@ -131,10 +134,10 @@ class Watchdog:
             self.publish(state.pending)
             self._save(job, replace(state, pending=None), version)
             return "republished"
-        if not config.get("enabled", True) or meta.get("paused"):
+        if not config.enabled or meta.get("paused"):
             return "not expected"
-        schedule = parse_expression(str(config["schedule"]))
-        zone = ZoneInfo(config["timezone"]) if config.get("timezone") else None
+        schedule = parse_expression(config.schedule)
+        zone = ZoneInfo(config.timezone) if config.timezone else None
         success = self._latest_success(job)
         reference = parse_time(success.get("started_at", "")) if success else None
         if reference is None:
@@ -145,10 +148,9 @@ class Watchdog:
         fires = next_fire_times(schedule, reference, 1, zone)
         if not fires:
             return "ok"
-        worst = int(config.get("timeout") or 0) * (int(config.get("retries") or 0) + 1)
-        deadline = fires[0] + timedelta(seconds=self.grace + worst)
+        deadline = fires[0] + timedelta(seconds=self.grace + config.worst_case_seconds)
         overdue = now > deadline
-        alerts = config.get("alerts") or []
+        alerts = config.alerts
         if overdue and not state.missing:
             message = (
                 self._message("missed", job, meta, config, iso(deadline), success)
@@ -186,7 +188,7 @@ class Watchdog:
         return self.store.save(job, KIND, asdict(state), version)
 
     def _latest_success(self, job: str) -> dict[str, Any] | None:
-        page = self.jobs.by_job(job, limit=1, status="SUCCEEDED")
+        page = self.jobs.by_job(job, limit=1, status=RunStatus.SUCCEEDED)
         items: list[dict[str, Any]] = list(getattr(page, "items", []) or [])
         return items[0] if items else None
 
@@ -195,14 +197,14 @@ class Watchdog:
         event: str,
         job: str,
         meta: dict[str, Any],
-        config: dict[str, Any],
+        config: DeployedJob,
         expected_by: str,
         success: dict[str, Any] | None,
     ) -> dict[str, Any]:
         last_run = str(meta.get("last_run") or "")
         last_status = str(meta.get("last_status") or "")
         if event == "resumed" and success:
-            last_run, last_status = str(success.get("run_id", "")), "SUCCEEDED"
+            last_run, last_status = str(success.get("run_id", "")), RunStatus.SUCCEEDED.value
         # When the last success ended (its start if the record has no end).
         moment = (
             parse_time(success.get("ended_at") or success.get("started_at", ""))
@@ -211,15 +213,15 @@ class Watchdog:
         )
         return watch_alert(
             event="missed" if event == "missed" else "resumed",
-            project=str(config.get("project") or ""),
-            environment=str(config.get("environment") or ""),
+            project=config.project,
+            environment=config.environment or "",
             job=job,
-            slack_route=str(config.get("slack") or "default"),
-            schedule=str(config["schedule"]),
-            timezone=str(config.get("timezone") or ""),
+            slack_route=config.slack or "default",
+            schedule=config.schedule,
+            timezone=config.timezone or "",
             expected_by=expected_by,
             last_success_at=iso(moment) if moment else "",
             last_run_id=last_run,
             last_status=last_status,
-            console_url=state_machine_console(str(config.get("state_machine_arn") or "")),
+            console_url=state_machine_console(config.state_machine_arn),
         )

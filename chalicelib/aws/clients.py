@@ -21,6 +21,8 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
+from chalicelib.core.errors import JobctlError
+
 DEFAULT_MAX_ATTEMPTS = 10
 
 
@@ -37,8 +39,8 @@ def _retries() -> dict[str, object]:
 CallHook = Callable[[str, str], None]
 
 
-class AwsSetupError(Exception):
-    """Credentials, region or profile are missing or wrong: a one-line message for users."""
+class AwsSetupError(JobctlError):
+    """Credentials, region or profile are missing or wrong: a one-line message, exit 1."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,12 @@ def prefix(project: str, env: str | None) -> str:
     return f"{project}-{env}" if env else project
 
 
+def alert_topic(base: str) -> str:
+    """The alert topic of `base` (a `prefix`): the compiler, deploy and the alert functions
+    (which know only JOBCTL_PREFIX) all name it here."""
+    return f"{base}-alerts"
+
+
 @dataclass(frozen=True)
 class JobNames:
     """The names of one job's resources."""
@@ -73,7 +79,7 @@ def shared_names(project: str, env: str | None) -> SharedNames:
     base = prefix(project, env)
     return SharedNames(
         history_table=f"{base}-history",
-        alert_topic=f"{base}-alerts",
+        alert_topic=alert_topic(base),
         trigger_role=f"{base}-trigger",
         log_group=f"/aws/vendedlogs/states/jobctl/{base}",
     )

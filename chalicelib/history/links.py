@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.core.deployed import DeployedJob, LogSettings
+
 
 def _console_path(text: str) -> str:
     # The CloudWatch console encodes '/' inside log group and stream names as '$252F'.
@@ -33,23 +35,24 @@ def log_stream(stream_prefix: str | None, container: str, task_arn: str) -> str:
     return f"{stream_prefix}/{container}/{task_id}" if stream_prefix else task_id
 
 
-def log_url(logs: dict[str, str] | None, container: str, task_arn: str | None) -> str | None:
+def log_url(logs: LogSettings | None, container: str, task_arn: str | None) -> str | None:
     """The CloudWatch Logs stream of `container` in task `task_arn` (awslogs naming)."""
     if not logs or not task_arn or "/" not in task_arn:
         return None
-    stream = log_stream(logs.get("stream_prefix"), container, task_arn)
-    region = logs["region"]
+    stream = log_stream(logs.stream_prefix, container, task_arn)
+    region = logs.region
     return (
         f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-        f"#logsV2:log-groups/log-group/{_console_path(logs['group'])}"
+        f"#logsV2:log-groups/log-group/{_console_path(logs.group)}"
         f"/log-events/{_console_path(stream)}"
     )
 
 
-def with_links(run: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+def with_links(run: dict[str, Any], config: DeployedJob | None) -> dict[str, Any]:
     """`run` plus `console_url` and `log_url`, given the job's deployed config."""
+    logs = config.logs if config else None
     return {
         **run,
         "console_url": console_url(run.get("execution_arn", "")),
-        "log_url": log_url(config.get("logs"), config.get("container", ""), run.get("task_arn")),
+        "log_url": log_url(logs, config.container if config else "", run.get("task_arn")),
     }

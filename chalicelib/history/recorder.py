@@ -5,7 +5,8 @@ arrive twice, out of order, or never. The state machine records most outcomes it
 exit code and attempts); the recorder fills what it cannot: ABORTED executions (no state
 runs after an abort, so the recorder also frees the lock) and runs that ended before or
 without their own record. The reconciler finds RUNNING records whose execution has ended
-and records them the same way.
+and records them the same way. An execution's status is its run's (`RunStatus`); changes
+to a status no run ends in (PENDING_REDRIVE) are ignored.
 Invariants: applying the same change twice, or an older change after a newer one, never
 moves a record backwards (see RunStore); changes of other projects' machines are ignored.
 """
@@ -17,10 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.core import history as schema
+from chalicelib.core.history import CAUSE_LIMIT, EXECUTION_ENDED, RunStatus
 from chalicelib.history.store import RunStore
-
-TERMINAL_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
-CAUSE_LIMIT = 4000
 
 
 def _iso(value: Any) -> str | None:
@@ -113,12 +113,12 @@ class Recorder:
             "scheduled_time": change.input.get("scheduled_time", ""),
             "parameters": json.dumps(change.input.get("parameters", {}), sort_keys=True),
             "started_at": started,
-            "job_time": f"{started}#{change.name}",
-            "status_time": f"{started}#{job}#{change.name}",
+            "job_time": schema.job_time(started, change.name),
+            "status_time": schema.status_time(started, job, change.name),
         }
-        if change.status == "RUNNING":
+        if change.status == RunStatus.RUNNING:
             return "created" if self.store.put_running(job, change.name, identity) else "unchanged"
-        if change.status not in TERMINAL_STATUSES:
+        if change.status not in EXECUTION_ENDED:
             return "ignored"
         existing = self.store.get(job, change.name)
         fields: dict[str, Any] = {"ended_at": change.stopped_at or started}
@@ -129,7 +129,7 @@ class Recorder:
         if change.cause:
             fields["cause"] = change.cause[:CAUSE_LIMIT]
         finished = self.store.finish(job, change.name, change.status, fields)
-        if change.status != "SUCCEEDED":
+        if change.status != RunStatus.SUCCEEDED:
             # An aborted (or crashed) execution never reached its own Release state.
             self.store.release_lock(job, change.execution_arn, change.status)
         return "finished" if finished else "unchanged"
@@ -147,12 +147,12 @@ class Reconciler:
         repaired: list[tuple[str, str]] = []
         token: str | None = None
         while True:
-            page = self.store.by_status("RUNNING", limit=page_size, next_token=token)
+            page = self.store.by_status(RunStatus.RUNNING, limit=page_size, next_token=token)
             for item in page.items:
                 described = self.stepfunctions.describe_execution(
                     executionArn=item["execution_arn"]
                 )
-                if described["status"] == "RUNNING":
+                if described["status"] == RunStatus.RUNNING:
                     continue
                 change = ExecutionChange.from_description(described)
                 if self.recorder.record(change) == "finished":

@@ -1,8 +1,10 @@
 """The run store: run records and job META items in the history table.
 
-Keys (written by the state machines, read here): `pk = JOB#<job>`; `sk = RUN#<run id>` for a
-run, `META` for the job. Lists use the `by_job` index (`job`, `job_time`) and the
-`by_status` index (`status`, `status_time`): key lookups, newest first, never scans.
+Keys, indexes and statuses are the table schema's (`chalicelib.core.history`): a run is
+`JOB#<job>`/`RUN#<run id>`, the job `JOB#<job>`/`META`. Lists use the `by_job` index (`job`,
+`job_time`) and the `by_status` index (`status`, `status_time`): key lookups, newest first,
+never scans. Items are converted by `chalicelib.history.items` (boto3's serializer; numbers
+come back as int, or float when fractional).
 Invariants: writes are monotonic (a record leaves RUNNING once and a terminal record never
 changes) and idempotent (writing the same terminal state twice is a no-op).
 """
@@ -16,45 +18,31 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.core import history as schema
+from chalicelib.core.deployed import DeployedJob
+from chalicelib.core.history import (
+    BY_JOB,
+    BY_RUN,
+    BY_STATUS,
+    ENTITY,
+    INDEXES,
+    JOB,
+    JOB_ENTITY,
+    JOB_TIME,
+    JOBS,
+    KEY,
+    MAX_READS,
+    PK,
+    RUN_ID,
+    SK,
+    STATUS,
+    STATUS_TIME,
+    STATUSES,
+    RunStatus,
+)
+from chalicelib.history.items import item as typed
+from chalicelib.history.items import plain
 from chalicelib.history.links import with_links
-
-TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "SKIPPED")
-STATUSES = ("RUNNING", *TERMINAL)
-
-
-def _value(attribute: dict[str, Any]) -> Any:
-    kind, inner = next(iter(attribute.items()))
-    if kind == "N":
-        number = float(inner)
-        return int(number) if number.is_integer() else number
-    if kind == "NULL":
-        return None
-    if kind == "BOOL":
-        return bool(inner)
-    return inner
-
-
-def plain(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _value(value) for key, value in item.items()}
-
-
-def _attribute(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int | float):
-        return {"N": str(value)}
-    return {"S": str(value)}
-
-
-# Sort order and key attributes of each index (a token is the last item's keys).
-INDEX_KEYS = {
-    "by_job": ("job", "job_time"),
-    "by_status": ("status", "status_time"),
-    "jobs": ("entity", "job_name"),
-}
-MAX_READS = 20
 
 
 class BadToken(ValueError):
@@ -81,8 +69,8 @@ def _is_key(key: object) -> bool:
     """A DynamoDB start key as this store writes them: string attributes, pk and sk among them."""
     return (
         isinstance(key, dict)
-        and "pk" in key
-        and "sk" in key
+        and PK in key
+        and SK in key
         and all(
             isinstance(name, str) and isinstance(value, dict) and set(value) == {"S"}
             for name, value in key.items()
@@ -91,8 +79,9 @@ def _is_key(key: object) -> bool:
 
 
 def _start_key(item: dict[str, Any], index: str) -> dict[str, Any]:
-    """Where a query of `index` resumes after `item` (a plain item it returned)."""
-    return {name: {"S": item[name]} for name in ("pk", "sk", *INDEX_KEYS[index])}
+    """Where a query of `index` resumes after `item` (a plain item it returned): the table's
+    and the index's key attributes, all strings."""
+    return {name: {"S": item[name]} for name in (*KEY, *INDEXES[index])}
 
 
 @dataclass(frozen=True)
@@ -108,11 +97,11 @@ class RunStore:
 
     @staticmethod
     def run_key(job: str, run_id: str) -> dict[str, Any]:
-        return {"pk": {"S": f"JOB#{job}"}, "sk": {"S": f"RUN#{run_id}"}}
+        return schema.run_key(job, run_id)
 
     @staticmethod
     def meta_key(job: str) -> dict[str, Any]:
-        return {"pk": {"S": f"JOB#{job}"}, "sk": {"S": "META"}}
+        return schema.meta_key(job)
 
     def get(self, job: str, run_id: str) -> dict[str, Any] | None:
         found = self.dynamodb.get_item(
@@ -127,9 +116,10 @@ class RunStore:
             return None
         return with_links(run, self.config(job))
 
-    def config(self, job: str) -> dict[str, Any]:
-        """The job's deployed configuration (META `config`); {} when it is not deployed."""
-        return json.loads(self.meta(job).get("config") or "{}")  # type: ignore[no-any-return]
+    def config(self, job: str) -> DeployedJob | None:
+        """The job's deployed configuration (META `config`); None when it is not deployed."""
+        text = self.meta(job).get("config")
+        return DeployedJob.from_json(text) if text else None
 
     def meta(self, job: str) -> dict[str, Any]:
         found = self.dynamodb.get_item(
@@ -138,24 +128,22 @@ class RunStore:
         return plain(found.get("Item", {}))
 
     def jobs(self) -> list[dict[str, Any]]:
-        """Every deployed job's META item, by name, with `config` parsed (the `jobs` index)."""
+        """Every deployed job's META item, by name (the `jobs` index). `config` stays the JSON
+        text: each reader parses it with `DeployedJob.from_json`, so one unreadable item
+        fails only that job."""
         jobs: list[dict[str, Any]] = []
         token: str | None = None
         while True:
             page = self._query(
-                "jobs",
+                JOBS,
                 "#entity = :job",
-                {":job": {"S": "job"}},
+                {":job": {"S": JOB_ENTITY}},
                 limit=100,
                 next_token=token,
-                names={"#entity": "entity"},
+                names={"#entity": ENTITY},
                 forward=True,
             )
-            jobs.extend(
-                {**item, "config": json.loads(item["config"])}
-                for item in page.items
-                if item.get("config")
-            )
+            jobs.extend(item for item in page.items if item.get("config"))
             token = page.next_token
             if token is None:
                 return jobs
@@ -164,12 +152,12 @@ class RunStore:
         """A run by its id alone (the `by_run` index holds runs and their dedupe markers)."""
         found = self.dynamodb.query(
             TableName=self.table,
-            IndexName="by_run",
-            KeyConditionExpression="run_id = :id",
+            IndexName=BY_RUN,
+            KeyConditionExpression=f"{RUN_ID} = :id",
             ExpressionAttributeValues={":id": {"S": run_id}},
         )
         for item in found.get("Items", []):
-            if item["sk"]["S"].startswith("RUN#"):
+            if schema.is_run_sk(item[SK]["S"]):
                 return plain(item)
         return None
 
@@ -205,12 +193,12 @@ class RunStore:
         since: str | None = None,
         status: str | None = None,
     ) -> Page:
-        condition = "job = :job"
+        condition = f"{JOB} = :job"
         values: dict[str, Any] = {":job": {"S": job}}
         if since:
-            condition += " AND job_time >= :since"
+            condition += f" AND {JOB_TIME} >= :since"
             values[":since"] = {"S": since}
-        return self._query("by_job", condition, values, limit, next_token, status=status)
+        return self._query(BY_JOB, condition, values, limit, next_token, status=status)
 
     def recent(
         self, *, limit: int = 20, next_token: str | None = None, since: str | None = None
@@ -242,7 +230,7 @@ class RunStore:
             left = sum(1 for s, _ in candidates if s == status) - len(mine)
             if mine:
                 last = mine[-1]
-                following[status] = _start_key(last, "by_status")
+                following[status] = _start_key(last, BY_STATUS)
             if not left and not more.get(status, False):
                 following[status] = None
         done = all(following.get(status, "x") is None for status in STATUSES)
@@ -260,10 +248,10 @@ class RunStore:
         condition = "#status = :status"
         values: dict[str, Any] = {":status": {"S": status}}
         if since:
-            condition += " AND status_time >= :since"
+            condition += f" AND {STATUS_TIME} >= :since"
             values[":since"] = {"S": since}
         return self._query(
-            "by_status", condition, values, limit, next_token, names={"#status": "status"}
+            BY_STATUS, condition, values, limit, next_token, names={"#status": STATUS}
         )
 
     def _query(
@@ -294,7 +282,7 @@ class RunStore:
             request["ExpressionAttributeNames"] = dict(names)
         if status is not None:
             request["FilterExpression"] = "#status = :wanted"
-            request["ExpressionAttributeNames"] = {**(names or {}), "#status": "status"}
+            request["ExpressionAttributeNames"] = {**(names or {}), "#status": STATUS}
             request["ExpressionAttributeValues"][":wanted"] = {"S": status}
         start = decode_token(next_token)
         items: list[dict[str, Any]] = []
@@ -314,11 +302,10 @@ class RunStore:
 
     def put_running(self, job: str, run_id: str, fields: dict[str, Any]) -> bool:
         """Create the RUNNING record if there is none yet; never overwrites."""
-        item = {**self.run_key(job, run_id), **{k: _attribute(v) for k, v in fields.items()}}
-        item["status"] = {"S": "RUNNING"}
+        item = {**self.run_key(job, run_id), **typed({**fields, STATUS: RunStatus.RUNNING})}
         try:
             self.dynamodb.put_item(
-                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+                TableName=self.table, Item=item, ConditionExpression=f"attribute_not_exists({PK})"
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -328,7 +315,7 @@ class RunStore:
 
     def finish(self, job: str, run_id: str, status: str, fields: dict[str, Any]) -> bool:
         """Move a RUNNING (or missing) record to `status`; a terminal record is left as is."""
-        values = {"status": status, **fields}
+        values = {STATUS: status, **fields}
         names = {f"#{name}": name for name in values}
         update = "SET " + ", ".join(f"#{name} = :{name}" for name in values)
         try:
@@ -336,11 +323,11 @@ class RunStore:
                 TableName=self.table,
                 Key=self.run_key(job, run_id),
                 UpdateExpression=update,
-                ConditionExpression="attribute_not_exists(pk) OR #status = :running",
+                ConditionExpression=f"attribute_not_exists({PK}) OR #status = :running",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues={
-                    ":running": {"S": "RUNNING"},
-                    **{f":{name}": _attribute(value) for name, value in values.items()},
+                    ":running": {"S": RunStatus.RUNNING},
+                    **typed({f":{name}": value for name, value in values.items()}),
                 },
             )
         except ClientError as exc:

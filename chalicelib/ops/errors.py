@@ -2,19 +2,22 @@
 
 Invariant: a message names what was wrong and what to do (the parameter, the job, the
 allowed values) and never echoes a secret or a stack trace. The CLI prints the same
-message and exits 2 (bad input) or 1 (the platform refused).
+message and exits 2 (bad input: 4xx but 409) or 1 (the platform refused: 409, 5xx).
+`status` is the API's name for `http_status`; both are set on each class.
 """
 
 from __future__ import annotations
 
+from chalicelib.core.errors import JobctlError
 
-class OpsError(Exception):
-    status = 400
+
+class OpsError(JobctlError):
+    status = http_status = 400
     code = "BadRequest"
+    exit_status = 2
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.field = field
 
     def body(self) -> dict[str, str]:
@@ -25,22 +28,28 @@ class OpsError(Exception):
 
 
 class InvalidRequest(OpsError):
-    status, code = 400, "BadRequest"
+    status = http_status = 400
+    code, exit_status = "BadRequest", 2
 
 
 class NotFound(OpsError):
-    status, code = 404, "NotFound"
+    status = http_status = 404
+    code, exit_status = "NotFound", 2
 
 
 class Conflict(OpsError):
-    status, code = 409, "Conflict"
+    # The request was valid; the job's state refused it (paused): not bad input.
+    status = http_status = 409
+    code, exit_status = "Conflict", 1
 
 
 class TooLarge(OpsError):
-    status, code = 413, "PayloadTooLarge"
+    status = http_status = 413
+    code, exit_status = "PayloadTooLarge", 2
 
 
 class Unavailable(OpsError):
     """AWS refused for now (limits, throttling after retries): the caller may retry."""
 
-    status, code = 503, "ServiceUnavailable"
+    status = http_status = 503
+    code, exit_status = "ServiceUnavailable", 1

@@ -13,16 +13,20 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice.app import Request, Response
-from pydantic import BaseModel, ValidationError
 
 from chalicelib.ops.errors import InvalidRequest, OpsError, TooLarge
 
+if TYPE_CHECKING:
+    # pydantic loads with the first request that needs it, not with the cold start of
+    # every function (the recorder and the watchdog never parse a request body).
+    from pydantic import BaseModel, ValidationError
+
 LOG = logging.getLogger("jobctl.api")
 MAX_BODY = 16 * 1024
-Model = TypeVar("Model", bound=BaseModel)
+Model = TypeVar("Model", bound="BaseModel")
 
 
 def caller(request: Request) -> str:
@@ -45,6 +49,8 @@ def body(request: Request, model: type[Model]) -> Model:
         raise InvalidRequest("the request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise InvalidRequest("the request body must be a JSON object")
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -82,7 +88,7 @@ def respond(
             body={"error": "InternalError", "message": "the request failed; see the API's logs"},
             status_code=500,
         )
-    payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+    payload = result if isinstance(result, dict) else result.model_dump(mode="json")
     return Response(body=payload, status_code=status)
 
 

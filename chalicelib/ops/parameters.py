@@ -10,8 +10,9 @@ control characters; a value must match its `enum` or fully match its `pattern`.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
 
+from chalicelib.core.deployed import DeployedParameter
 from chalicelib.ops.errors import InvalidRequest
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -22,7 +23,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tab is the one allowed
 
 
 def check_parameters(
-    job: str, given: dict[str, str], declared: dict[str, dict[str, Any]], secrets: list[str]
+    job: str, given: dict[str, str], declared: Mapping[str, DeployedParameter], secrets: list[str]
 ) -> dict[str, str]:
     """The parameters to pass, or InvalidRequest naming the first bad one."""
     for name, value in sorted(given.items()):
@@ -43,23 +44,23 @@ def check_parameters(
             )
         _check_value(name, value, spec)
     for name, spec in sorted(declared.items()):
-        if spec.get("required") and name not in given and spec.get("default") is None:
+        if spec.required and name not in given and spec.default is None:
             raise InvalidRequest(f"parameter '{name}' is required", field=name)
     return dict(sorted(given.items()))
 
 
-def _check_value(name: str, value: str, spec: dict[str, Any]) -> None:
+def _check_value(name: str, value: str, spec: DeployedParameter) -> None:
     if len(value) > MAX_VALUE:
         raise InvalidRequest(
             f"parameter '{name}' is longer than {MAX_VALUE} characters", field=name
         )
     if _CONTROL.search(value):
         raise InvalidRequest(f"parameter '{name}' contains control characters", field=name)
-    enum = spec.get("enum")
+    enum = spec.enum
     if enum is not None and value not in enum:
         raise InvalidRequest(
             f"parameter '{name}' must be one of: {', '.join(map(str, enum))}", field=name
         )
-    pattern = spec.get("pattern")
+    pattern = spec.pattern
     if pattern is not None and re.fullmatch(pattern, value) is None:
         raise InvalidRequest(f"parameter '{name}' must match the pattern {pattern}", field=name)

@@ -23,10 +23,12 @@ from zoneinfo import ZoneInfo
 from botocore.exceptions import ClientError
 
 from chalicelib.aws.clients import ClientFactory, error_code
+from chalicelib.core.deployed import DeployedJob
 from chalicelib.core.durations import parse_duration
+from chalicelib.core.history import MAX_PAGE, STATUSES
 from chalicelib.core.schedule import ScheduleError, next_fire_times, parse_expression
 from chalicelib.history.links import log_stream, with_links
-from chalicelib.history.store import STATUSES, BadToken, RunStore
+from chalicelib.history.store import BadToken, RunStore
 from chalicelib.ops.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from chalicelib.ops.models import (
     JobDetail,
@@ -43,7 +45,6 @@ from chalicelib.ops.models import (
 from chalicelib.ops.parameters import check_parameters
 
 Clock = Callable[[], datetime]
-MAX_LIMIT = 100
 
 
 def parse_since(text: str | None, now: datetime) -> str | None:
@@ -72,8 +73,8 @@ def parse_limit(text: str | int | None) -> int:
         limit = int(text)
     except (TypeError, ValueError):
         raise InvalidRequest("limit must be a whole number", field="limit") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidRequest(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}", field="limit")
     return limit
 
 
@@ -120,25 +121,30 @@ class OpsService:
 
     def list_jobs(self) -> list[JobSummary]:
         now = self.clock()
-        return [JobSummary(**self._summary(meta, now, 1)) for meta in self.store.jobs()]
+        return [
+            JobSummary(
+                **self._summary({**meta, "config": DeployedJob.from_json(meta["config"])}, now, 1)
+            )
+            for meta in self.store.jobs()
+        ]
 
     def job(self, name: str) -> JobDetail:
         meta = self._meta(name)
-        config = meta["config"]
+        config: DeployedJob = meta["config"]
         fields = self._summary(meta, self.clock(), 5)
         return JobDetail(
             **fields,
-            environment=config.get("environment"),
-            concurrency=config["concurrency"],
-            timeout=config["timeout"],
-            retries=config["retries"],
-            cluster=config["cluster"],
-            task_definition=config["task_definition"],
-            container=config["container"],
-            trigger=config["trigger"],
-            state_machine_arn=config["state_machine_arn"],
+            environment=config.environment,
+            concurrency=config.concurrency,
+            timeout=config.timeout,
+            retries=config.retries,
+            cluster=config.cluster,
+            task_definition=config.task_definition,
+            container=config.container,
+            trigger=config.trigger,
+            state_machine_arn=config.state_machine_arn,
             parameters={
-                key: ParameterInfo(**spec) for key, spec in config.get("parameters", {}).items()
+                key: ParameterInfo(**spec.model_dump()) for key, spec in config.parameters.items()
             },
             paused_by=meta.get("paused_by"),
             paused_at=meta.get("paused_at"),
@@ -149,18 +155,18 @@ class OpsService:
         meta = self.store.meta(name)
         if not meta.get("config"):
             raise NotFound(f"no job named '{name[:100]}' is deployed")
-        return {**meta, "config": json.loads(meta["config"])}
+        return {**meta, "config": DeployedJob.from_json(meta["config"])}
 
     def _summary(self, meta: dict[str, Any], now: datetime, count: int) -> dict[str, Any]:
-        config = meta["config"]
-        upcoming = _next_runs(config, now, count) if config.get("enabled") else []
+        config: DeployedJob = meta["config"]
+        upcoming = _next_runs(config, now, count) if config.enabled else []
         fields = {
-            "name": config["job"],
-            "description": config.get("description"),
-            "owner": config.get("owner"),
-            "schedule": config["schedule"],
-            "timezone": config.get("timezone"),
-            "enabled": bool(config.get("enabled")),
+            "name": config.job,
+            "description": config.description,
+            "owner": config.owner,
+            "schedule": config.schedule,
+            "timezone": config.timezone,
+            "enabled": config.enabled,
             "paused": bool(meta.get("paused")),
             "next_run": upcoming[0] if upcoming and not meta.get("paused") else None,
             "last_status": meta.get("last_status"),
@@ -243,12 +249,10 @@ class OpsService:
         rerun_of: str | None = None,
     ) -> RunStarted:
         meta = self._meta(job)
-        config = meta["config"]
+        config: DeployedJob = meta["config"]
         if meta.get("paused"):
             raise Conflict(f"job '{job}' is paused: resume it first (jobctl resume {job})")
-        checked = check_parameters(
-            job, parameters, config.get("parameters", {}), config.get("secret_names", [])
-        )
+        checked = check_parameters(job, parameters, config.parameters, config.secret_names)
         run_id = f"{trigger}-{self.clock():%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
         execution_input = {
             "trigger": trigger,
@@ -259,7 +263,7 @@ class OpsService:
         }
         try:
             started = self._stepfunctions().start_execution(
-                stateMachineArn=config["state_machine_arn"],
+                stateMachineArn=config.state_machine_arn,
                 name=run_id,
                 input=json.dumps(execution_input, sort_keys=True),
             )
@@ -298,15 +302,15 @@ class OpsService:
         """The task's CloudWatch Logs lines (awslogs), oldest first."""
         item = self._find(run_id)
         config = self.store.config(item["job"])
-        logs, task_arn = config.get("logs"), item.get("task_arn")
-        if not logs:
+        logs, task_arn = (config.logs if config else None), item.get("task_arn")
+        if not config or not logs:
             raise NotFound(f"job '{item['job']}' does not send its container's logs to CloudWatch")
         if not task_arn:
             raise NotFound(f"run '{run_id}' started no task (status {item.get('status')})")
-        stream = log_stream(logs.get("stream_prefix"), config.get("container", ""), task_arn)
+        stream = log_stream(logs.stream_prefix, config.container, task_arn)
         lines: list[str] = []
         request: dict[str, Any] = {
-            "logGroupName": logs["group"],
+            "logGroupName": logs.group,
             "logStreamName": stream,
             "startFromHead": True,
         }
@@ -315,7 +319,7 @@ class OpsService:
                 found = self._logs().get_log_events(**request)
             except ClientError as exc:
                 if error_code(exc) == "ResourceNotFoundException":
-                    raise NotFound(f"no log stream {logs['group']}:{stream}") from None
+                    raise NotFound(f"no log stream {logs.group}:{stream}") from None
                 raise
             events = found.get("events", [])
             lines.extend(event["message"] for event in events)
@@ -325,12 +329,12 @@ class OpsService:
         return lines[:limit]
 
 
-def _next_runs(config: dict[str, Any], now: datetime, count: int) -> list[str]:
+def _next_runs(config: DeployedJob, now: datetime, count: int) -> list[str]:
     try:
-        schedule = parse_expression(config["schedule"])
+        schedule = parse_expression(config.schedule)
     except ScheduleError:
         return []
-    zone = ZoneInfo(config["timezone"]) if config.get("timezone") else None
+    zone = ZoneInfo(config.timezone) if config.timezone else None
     return [
         moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         for moment in next_fire_times(schedule, now, count, zone)

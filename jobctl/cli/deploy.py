@@ -1,7 +1,10 @@
 """`jobctl plan / apply / destroy`: confirmation, progress and reporting around the service.
 
 Exit status: 0 done (or nothing to do), 1 AWS refused something or apply failed part-way
-(the report says what is left; running apply again converges), 2 invalid input.
+(the report says what is left; running apply again converges), 2 invalid input. Failures
+before the first write (credentials, region, a conflict, a missing task definition) are
+`JobctlError`s that `jobctl.cli.main` prints. Invariant: importing this module imports no
+boto3, rich or registry (the parser imports it); the handlers import them.
 """
 
 from __future__ import annotations
@@ -9,52 +12,68 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING, Any
 
-import botocore.exceptions
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from jobctl.cli.verbs import EXIT_FAILED, EXIT_OK, Verbs, positive, registry_of
 
-from chalicelib.aws.clients import AwsSetupError, ClientFactory, describe_error
-from chalicelib.core.errors import UsageError
-from jobctl.deploy.plan import Action, ConflictError, Plan
-from jobctl.deploy.render import SYMBOL, plan_json, plan_text
-from jobctl.deploy.service import DeployService, TaskDefinitionError
-from jobctl.registry.loader import Registry, load_registry
+if TYPE_CHECKING:
+    from rich.console import Console
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+    from chalicelib.aws.clients import ClientFactory
+    from jobctl.deploy.plan import Action, Plan
+    from jobctl.deploy.service import DeployService
 
 
-def aws_failure(exc: BaseException) -> str | None:
-    """A one-line message for AWS-side failures, None for anything else (a bug)."""
-    if isinstance(exc, AwsSetupError | TaskDefinitionError):
-        return str(exc)
-    if isinstance(exc, ConflictError):
-        return f"conflict:\n{exc}"
-    if isinstance(exc, botocore.exceptions.NoRegionError):
-        return (
-            "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION) or use a profile with a region"
-        )
-    if isinstance(exc, botocore.exceptions.NoCredentialsError):
-        return (
-            "no AWS credentials: configure a profile or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-        )
-    if isinstance(exc, botocore.exceptions.ClientError | botocore.exceptions.BotoCoreError):
-        return f"AWS error: {describe_error(exc)}"
-    return None
+def register(verbs: Verbs) -> None:
+    plan = verbs.add(
+        "plan",
+        "show what apply would change in AWS",
+        plan_command,
+        aws=True,
+        json_help="print the plan as JSON",
+    )
+    plan.add_argument("--prune", action="store_true", help="include deleting removed jobs")
+
+    apply = verbs.add(
+        "apply",
+        "create, update (and with --prune delete) AWS resources",
+        apply_command,
+        aws=True,
+    )
+    apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    apply.add_argument("--prune", action="store_true", help="delete resources of removed jobs")
+    apply.add_argument("--concurrency", type=positive, default=8, help="parallel AWS writes")
+
+    destroy = verbs.add(
+        "destroy", "delete everything jobctl owns in this environment", destroy_command, aws=True
+    )
+    destroy.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    destroy.add_argument("--concurrency", type=positive, default=8, help="parallel AWS writes")
+
+
+def __getattr__(name: str) -> Any:
+    # `ClientFactory` imports boto3, so it is bound here on first use rather than imported
+    # with the module; tests substitute it on this module (monkeypatch.setattr).
+    if name == "ClientFactory":
+        from chalicelib.aws.clients import ClientFactory
+
+        globals()[name] = ClientFactory
+        return ClientFactory
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _service(args: argparse.Namespace) -> DeployService:
-    registry: Registry = load_registry(args.file, env=args.env)
-    env = args.env
-    if env is None and registry.environments:
-        raise UsageError(
-            f"this registry declares environments ({', '.join(registry.environments)}): "
-            "choose one with --env"
-        )
-    return DeployService(ClientFactory(profile=args.profile), registry, env)
+    from jobctl.deploy.service import DeployService
+
+    registry = registry_of(args)
+    if "ClientFactory" not in globals():
+        __getattr__("ClientFactory")
+    return DeployService(ClientFactory(profile=args.profile), registry, args.env)
 
 
 def plan_command(args: argparse.Namespace, out: Console) -> int:
+    from jobctl.deploy.render import plan_json, plan_text
+
     plan = _service(args).plan(prune=args.prune)
     if args.json:
         sys.stdout.write(json.dumps(plan_json(plan), indent=2, sort_keys=True) + "\n")
@@ -76,6 +95,11 @@ def destroy_command(args: argparse.Namespace, out: Console) -> int:
 def _execute(
     service: DeployService, plan: Plan, args: argparse.Namespace, out: Console, verb: str
 ) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from jobctl.deploy.render import SYMBOL, plan_text
+
     out.print(plan_text(plan), markup=False)
     if not plan.actions:
         return EXIT_OK

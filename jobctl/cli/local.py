@@ -7,7 +7,8 @@ tests wait for it), fire the jobs asked for, then serve until SIGINT or SIGTERM 
 cleanly: exit 0. With `--exit`, stop as soon as the fired runs have ended: exit 0 if they
 all SUCCEEDED, 1 otherwise (a job's local check in one command).
 Invariants: console lines are whole (one lock for every thread's output); no traceback for
-anything a user can cause; after return, no task process and no platform thread is left.
+anything a user can cause; after return, no task process and no platform thread is left;
+importing this module imports no pydantic, rich, moto or registry (the parser imports it).
 """
 
 from __future__ import annotations
@@ -23,26 +24,24 @@ from difflib import get_close_matches
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-from rich.console import Console
-
 from chalicelib.core.errors import UsageError
+from jobctl.cli.verbs import EXIT_FAILED, EXIT_OK, Verbs, registry_of
 
 if TYPE_CHECKING:  # the platform imports moto: only `jobctl local` pays for it
+    from rich.console import Console
+
     from jobctl.local.platform import LocalOptions, LocalPlatform
 
-EXIT_OK, EXIT_FAILED = 0, 1
 DEFAULT_PORT = 8000
 
 
-def add_local_command(
-    commands: Any, command: Callable[[str, str], argparse.ArgumentParser]
-) -> argparse.ArgumentParser:
-    """Register `local` with the CLI's subcommand factory (which adds -f and --env)."""
-    local = command("local", "run the platform on this machine (moto), until Ctrl-C")
-    for action in local._actions:
-        if action.dest == "env":
-            action.help = "environment to run (required when the registry declares any)"
+def register(verbs: Verbs) -> None:
+    local = verbs.add(
+        "local",
+        "run the platform on this machine (moto), until Ctrl-C",
+        local_command,
+        env_help="environment to run (required when the registry declares any)",
+    )
     local.add_argument(
         "--port",
         type=int,
@@ -77,8 +76,6 @@ def add_local_command(
     local.add_argument(
         "--quiet-output", action="store_true", help="do not echo task output on the console"
     )
-    local.set_defaults(handler=local_command)
-    return local
 
 
 class Printer:
@@ -99,17 +96,10 @@ class Printer:
 
 
 def local_command(args: argparse.Namespace, out: Console) -> int:
-    from jobctl.registry.loader import load_registry
-
     options = _options(args)
     if args.exit and not args.fire:
         raise UsageError("--exit needs at least one --fire JOB")
-    registry = load_registry(args.file, env=args.env)
-    if args.env is None and registry.environments:
-        raise UsageError(
-            f"this registry declares environments ({', '.join(registry.environments)}): "
-            "choose one with --env"
-        )
+    registry = registry_of(args)
     names = sorted(job.name for job in registry.jobs_for(args.env))
     for name in args.fire:
         if name not in names:
@@ -144,6 +134,8 @@ def local_command(args: argparse.Namespace, out: Console) -> int:
 
 
 def _options(args: argparse.Namespace) -> LocalOptions:
+    from pydantic import ValidationError
+
     from jobctl.local.platform import LocalOptions
 
     try:

@@ -4,7 +4,10 @@ The same OpsService as the API, called with the operator's own AWS credentials (
 principal is recorded on what they start, pause or resume). The registry is read only for
 names (project and environment -> the history table). Output: rich tables, or the API's
 JSON with `--json`. Exit status: 0 done, 1 AWS or the platform refused, 2 bad input (an
-unknown job or run, a refused parameter), and with `--wait` the job's own exit code.
+unknown job or run, a refused parameter), and with `--wait` the job's own exit code. The
+service's `OpsError`s carry those statuses; `jobctl.cli.main` prints them.
+Invariant: importing this module imports no boto3, pydantic, rich or registry (the parser
+imports it); the handlers import them.
 """
 
 from __future__ import annotations
@@ -13,49 +16,37 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
-from chalicelib.aws.clients import ClientFactory
 from chalicelib.core.errors import UsageError
-from chalicelib.core.names import shared_names
-from chalicelib.history.store import TERMINAL
-from chalicelib.ops.errors import OpsError
-from chalicelib.ops.models import ManualRunRequest, RunDetail, RunStarted
-from chalicelib.ops.service import OpsService
-from jobctl.registry.loader import load_registry
+from chalicelib.core.history import MAX_PAGE, STATUSES
+from jobctl.cli.verbs import EXIT_FAILED, EXIT_OK, Handler, Verbs, registry_of
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from rich.console import Console
+
+    from chalicelib.aws.clients import ClientFactory
+    from chalicelib.ops.models import RunDetail, RunStarted
+    from chalicelib.ops.service import OpsService
+
 # `--wait` exits like the job: its exit code, or these when there is none.
 EXIT_TIMED_OUT, EXIT_SKIPPED, EXIT_INTERRUPTED = 124, 75, 130
 
-Handler = Callable[[argparse.Namespace, Console], int]
 
-
-def add_ops_commands(
-    command: Callable[[str, str], argparse.ArgumentParser],
-) -> None:
-    """Register the ops subcommands; `command(name, help)` makes one with -f/--env."""
-
+def register(verbs: Verbs) -> None:
     def ops(name: str, help_text: str, handler: Handler) -> argparse.ArgumentParser:
-        sub = command(name, help_text)
-        sub.add_argument("--profile", help="AWS profile (default: $AWS_PROFILE)")
-        sub.add_argument("--json", action="store_true", help="print JSON (the API's shape)")
-        sub.set_defaults(handler=_guarded(handler))
-        return sub
+        return verbs.add(
+            name, help_text, handler, aws=True, json_help="print JSON (the API's shape)"
+        )
 
     ops("jobs", "list deployed jobs: schedule, state, next and last run", _jobs)
 
     runs = ops("runs", "list runs, newest first (of one job, or of all)", _runs)
     runs.add_argument("job", nargs="?", help="only this job's runs")
-    runs.add_argument("--status", help="RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, SKIPPED")
+    runs.add_argument("--status", help=", ".join(STATUSES))
     runs.add_argument("--since", help="how far back: 24h, 7d, or an ISO 8601 time")
-    runs.add_argument("--limit", default="20", help="how many (1-100, default 20)")
+    runs.add_argument("--limit", default="20", help=f"how many (1-{MAX_PAGE}, default 20)")
     runs.add_argument("--next-token", help="continue a previous listing")
 
     show = ops("show", "one run: status, attempts, exit code, reason, who, links", _show)
@@ -100,37 +91,30 @@ def _wait_flags(sub: argparse.ArgumentParser) -> None:
     )
 
 
-def _guarded(handler: Handler) -> Handler:
-    def run(args: argparse.Namespace, out: Console) -> int:
-        try:
-            return handler(args, out)
-        except OpsError as exc:
-            print(f"jobctl: {exc.message}", file=sys.stderr)
-            return EXIT_INVALID if exc.status < 500 and exc.status != 409 else EXIT_FAILED
-
-    return run
-
-
 def _factory(args: argparse.Namespace) -> ClientFactory:
+    from chalicelib.aws.clients import ClientFactory
+
     return ClientFactory(profile=args.profile)
 
 
 def _service(args: argparse.Namespace, factory: ClientFactory) -> OpsService:
-    registry = load_registry(args.file, env=args.env)
-    if args.env is None and registry.environments:
-        raise UsageError(
-            f"this registry declares environments ({', '.join(registry.environments)}): "
-            "choose one with --env"
-        )
+    from chalicelib.core.names import shared_names
+    from chalicelib.ops.service import OpsService
+
+    registry = registry_of(args)
     return OpsService.create(factory, shared_names(registry.project, args.env).history_table)
 
 
 def _print_json(payload: BaseModel | dict[str, Any] | list[Any]) -> None:
+    from pydantic import BaseModel
+
     data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _jobs(args: argparse.Namespace, out: Console) -> int:
+    from rich.table import Table
+
     jobs = _service(args, _factory(args)).list_jobs()
     if args.json:
         _print_json({"jobs": [job.model_dump(mode="json") for job in jobs]})
@@ -154,6 +138,8 @@ def _jobs(args: argparse.Namespace, out: Console) -> int:
 
 
 def _runs(args: argparse.Namespace, out: Console) -> int:
+    from rich.table import Table
+
     page = _service(args, _factory(args)).runs(
         args.job,
         status=args.status,
@@ -194,6 +180,9 @@ def _show(args: argparse.Namespace, out: Console) -> int:
 
 
 def _print_run(run: RunDetail, out: Console) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column()
@@ -207,6 +196,10 @@ def _print_run(run: RunDetail, out: Console) -> None:
 
 
 def _run(args: argparse.Namespace, out: Console) -> int:
+    from pydantic import ValidationError
+
+    from chalicelib.ops.models import ManualRunRequest
+
     if not args.reason:
         raise UsageError("--reason is required: say why you start this run")
     parameters: dict[str, str] = {}
@@ -263,13 +256,14 @@ def _started(
 
 def _follow(service: OpsService, run_id: str, poll: float, out: Console | None) -> RunDetail:
     """Poll the run until it ends, printing each change of status or attempt."""
+    from chalicelib.core.history import TERMINAL
+    from chalicelib.ops.errors import NotFound
+
     shown: tuple[Any, ...] | None = None
     while True:
         try:
             run = service.run(run_id)
-        except OpsError as exc:
-            if exc.status != 404:  # the claim step has not written the record yet
-                raise
+        except NotFound:  # the claim step has not written the record yet
             time.sleep(poll)
             continue
         state = (run.status, run.attempts)

@@ -27,8 +27,23 @@ from typing import Any
 
 import orjson
 
+from chalicelib.alerts.message import SCHEMA as ALERT_SCHEMA
+from chalicelib.alerts.message import FailureContext, RecoveryContext, RunContext
+from chalicelib.core import history as schema
+from chalicelib.core.history import (
+    CAUSE_LIMIT,
+    DEDUPE_PREFIX,
+    META,
+    PK,
+    RUN_PREFIX,
+    SCHEDULED_MINUTE_CHARS,
+    SEPARATOR,
+    SK,
+    TTL,
+    RunStatus,
+)
 from chalicelib.core.names import shared_names
-from jobctl.registry.checks import worst_case_seconds
+from chalicelib.core.runtime import lease_seconds
 from jobctl.registry.models import ResolvedJob
 
 Json = dict[str, Any]
@@ -50,14 +65,15 @@ TRANSACTION_CANCELED = ["DynamoDb.TransactionCanceledException"]
 # Dedupe markers and skipped runs expire; run records follow the history retention.
 DEDUPE_TTL_SECONDS = 7 * 86400
 CLAIM_ATTEMPTS = 3
-CAUSE_LIMIT = 4000
 
 ARN_PREFIX = "arn:${Partition}"
 # One run per job and scheduled minute (EventBridge delivers at least once); manual runs are
-# keyed by their own execution name. Only variables are read here: after the first state,
-# $states.input is the previous state's output, not the execution input.
+# keyed by their own execution name (`schema.dedupe_sk`, in JSONata). Only variables are read
+# here: after the first state, $states.input is the previous state's output, not the
+# execution input.
 DEDUPE_KEY = (
-    "$scheduled_time != '' ? 'DEDUPE#' & $substring($scheduled_time, 0, 16) : 'DEDUPE#' & $run_id"
+    f"$scheduled_time != '' ? '{DEDUPE_PREFIX}' & "
+    f"$substring($scheduled_time, 0, {SCHEDULED_MINUTE_CHARS}) : '{DEDUPE_PREFIX}' & $run_id"
 )
 
 
@@ -87,15 +103,15 @@ class _Builder:
             f"{shared_names(job.project, job.env).alert_topic}"
         )
         self.locking = job.concurrency != "allow"
-        self.job_pk = f"JOB#{job.name}"
+        self.job_pk = schema.job_pk(job.name)
 
-    # --- keys ----------------------------------------------------------------------------
+    # --- keys (the formats of chalicelib.core.history, as JSONata where they vary) --------
 
     def key(self, sort_key: Json) -> Json:
-        return {"pk": _s(self.job_pk), "sk": sort_key}
+        return {PK: _s(self.job_pk), SK: sort_key}
 
     def run_key(self) -> Json:
-        return self.key(_sx("'RUN#' & $run_id"))
+        return self.key(_sx(f"'{RUN_PREFIX}' & $run_id"))
 
     def dynamodb_retry(self) -> Json:
         return {
@@ -131,13 +147,17 @@ class _Builder:
                 "Skipped": {"Type": "Succeed", "Comment": "not run: see the run record's reason"},
                 "RunTask": self.run_task(),
                 "RecordSuccess": self.record_success(),
-                "Release": self.release("SUCCEEDED", "Recovered?" if recovery else "Succeeded"),
+                "Release": self.release(
+                    RunStatus.SUCCEEDED, "Recovered?" if recovery else "Succeeded"
+                ),
                 "Succeeded": {"Type": "Succeed"},
                 "RecordFailure": self.record_failure(),
                 "ReleaseFailed": self.release("$status", "Alert" if failure else "Failed"),
                 "Failed": {
                     "Type": "Fail",
-                    "Error": _expr("$status = 'TIMED_OUT' ? 'Job.TimedOut' : 'Job.Failed'"),
+                    "Error": _expr(
+                        f"$status = '{RunStatus.TIMED_OUT}' ? 'Job.TimedOut' : 'Job.Failed'"
+                    ),
                     "Cause": _expr("$string($failure.Error) & ': ' & $string($failure.Cause)"),
                 },
             }
@@ -201,7 +221,7 @@ class _Builder:
             "skip_reason": "'conflict'",
             "meta": "{}",
             "duplicate": "false",
-            "status": "'RUNNING'",
+            "status": f"'{RunStatus.RUNNING}'",
             "failure": "{}",
             "detail": "{}",
             "attempts": "1",
@@ -236,7 +256,7 @@ class _Builder:
             {
                 "Update": {
                     "TableName": self.table,
-                    "Key": self.key(_s("META")),
+                    "Key": self.key(_s(META)),
                     "UpdateExpression": meta_update,
                     "ConditionExpression": meta_condition,
                     "ExpressionAttributeValues": values,
@@ -248,12 +268,12 @@ class _Builder:
                     "Item": {
                         **self.key(_sx(dedupe)),
                         "run_id": _sx("$states.context.Execution.Name"),
-                        "expires_at": _nx(f"$floor($millis() / 1000) + {DEDUPE_TTL_SECONDS}"),
+                        TTL: _nx(f"$floor($millis() / 1000) + {DEDUPE_TTL_SECONDS}"),
                     },
-                    "ConditionExpression": "attribute_not_exists(pk)",
+                    "ConditionExpression": f"attribute_not_exists({PK})",
                 }
             },
-            {"Put": {"TableName": self.table, "Item": self.run_item("'RUNNING'")}},
+            {"Put": {"TableName": self.table, "Item": self.run_item(f"'{RunStatus.RUNNING}'")}},
         ]
         return {
             "Type": "Task",
@@ -265,7 +285,7 @@ class _Builder:
                 {"ErrorEquals": TRANSACTION_CANCELED, "Next": "Diagnose"},
                 {
                     "ErrorEquals": ["States.ALL"],
-                    "Assign": self.failure_variables("FAILED"),
+                    "Assign": self.failure_variables(RunStatus.FAILED),
                     "Next": self.alert_or_fail(),
                 },
             ],
@@ -286,13 +306,14 @@ class _Builder:
             "parameters": _sx("$string($parameters)"),
             "reason": _sx("$reason"),
             "rerun_of": _sx("$rerun_of"),
-            "job_time": _sx("$started_at & '#' & $run_id"),
-            "expires_at": _nx(f"$floor($millis() / 1000) + {self.job.history_retention}"),
-            "status_time": _sx(f"$started_at & '#{self.job.name}#' & $run_id"),
+            # schema.job_time and schema.status_time, in JSONata
+            "job_time": _sx(f"$started_at & '{SEPARATOR}' & $run_id"),
+            TTL: _nx(f"$floor($millis() / 1000) + {self.job.history_retention}"),
+            "status_time": _sx(f"$started_at & '{SEPARATOR}{self.job.name}{SEPARATOR}' & $run_id"),
         }
 
     def diagnose(self) -> Json:
-        keys = [self.key(_s("META")), self.key(_sx(DEDUPE_KEY))]
+        keys = [self.key(_s(META)), self.key(_sx(DEDUPE_KEY))]
         return {
             "Type": "Task",
             "Comment": "the claim was refused: find out why (reads only)",
@@ -311,7 +332,7 @@ class _Builder:
             "Catch": [
                 {
                     "ErrorEquals": ["States.ALL"],
-                    "Assign": self.failure_variables("FAILED"),
+                    "Assign": self.failure_variables(RunStatus.FAILED),
                     "Next": self.alert_or_fail(),
                 }
             ],
@@ -379,12 +400,12 @@ class _Builder:
         }
 
     def record_skip(self) -> Json:
-        item = self.run_item("'SKIPPED'")
+        item = self.run_item(f"'{RunStatus.SKIPPED}'")
         item.update(
             {
                 "skip_reason": _sx("$skip_reason"),
                 "ended_at": _sx("$now()"),
-                "expires_at": _nx(f"$floor($millis() / 1000) + {DEDUPE_TTL_SECONDS}"),
+                TTL: _nx(f"$floor($millis() / 1000) + {DEDUPE_TTL_SECONDS}"),
             }
         )
         return {
@@ -456,12 +477,12 @@ class _Builder:
             "Catch": [
                 {
                     "ErrorEquals": ["States.Timeout"],
-                    "Assign": self.failure_variables("TIMED_OUT"),
+                    "Assign": self.failure_variables(RunStatus.TIMED_OUT),
                     "Next": "RecordFailure",
                 },
                 {
                     "ErrorEquals": ["States.ALL"],
-                    "Assign": self.failure_variables("FAILED"),
+                    "Assign": self.failure_variables(RunStatus.FAILED),
                     "Next": "RecordFailure",
                 },
             ],
@@ -545,7 +566,7 @@ class _Builder:
                 "ConditionExpression": "#status = :running",
                 "ExpressionAttributeNames": {f"#{name}": name for name in values},
                 "ExpressionAttributeValues": {
-                    ":running": _s("RUNNING"),
+                    ":running": _s(RunStatus.RUNNING),
                     **{f":{name}": value for name, value in values.items()},
                 },
             },
@@ -557,7 +578,7 @@ class _Builder:
     def record_success(self) -> Json:
         return self.update_run(
             {
-                "status": _s("SUCCEEDED"),
+                "status": _s(RunStatus.SUCCEEDED),
                 "ended_at": _sx("$now()"),
                 "exit_code": {"N": "0"},
                 "attempts": _nx("$attempts"),
@@ -591,7 +612,7 @@ class _Builder:
             update += " REMOVE lock_holder, lock_until"
         arguments: Json = {
             "TableName": self.table,
-            "Key": self.key(_s("META")),
+            "Key": self.key(_s(META)),
             "UpdateExpression": update,
             "ExpressionAttributeValues": {
                 ":status": _sx(status) if status.startswith("$") else _s(status),
@@ -639,19 +660,20 @@ class _Builder:
     def publish(self, event: str, next_state: str) -> Json:
         """Publish the alert: an AWS Chatbot custom notification carrying `jobctl.alert/1`.
 
-        The contract is chalicelib/alerts/alert-schema.json (explained in
-        chalicelib/alerts/CONTRACT.md): Chatbot relays the message to Slack as is, jobctl's
-        notifier renders it as Block Kit. Every additionalContext value is a string (Chatbot
-        takes a string map) and always present: JSONata drops a key whose value is undefined,
-        so reads that may find nothing go through `_text`. The log link is not here: the
-        container's log settings are known at deploy time, not at compile time, so the
-        notifier derives it from the job's META config and `task_arn`.
+        The contract is the model in chalicelib/alerts/message.py (alert-schema.json is
+        generated from it, CONTRACT.md explains it): Chatbot relays the message to Slack as
+        is, jobctl's notifier renders it as Block Kit. The additionalContext keys and their
+        order come from the model (`alert_context`). Every additionalContext value is a
+        string (Chatbot takes a string map) and always present: JSONata drops a key whose
+        value is undefined, so reads that may find nothing go through `_text`. The log link
+        is not here: the container's log settings are known at deploy time, not at compile
+        time, so the notifier derives it from the job's META config and `task_arn`.
         """
         job = self.job
         env = job.env or ""
         failure = event == "failure"
-        context = {
-            "schema": "'jobctl.alert/1'",
+        expressions = {
+            "schema": f"'{ALERT_SCHEMA}'",
             "event": f"'{event}'",
             "project": f"'{job.project}'",
             "environment": f"'{env}'",
@@ -673,6 +695,7 @@ class _Builder:
             "slack_route": f"'{job.alerts.slack or 'default'}'",
             "rerun_command": self._rerun_command(),
         }
+        context = alert_context(FailureContext if failure else RecoveryContext, expressions)
         where = f"{job.project}/{env}" if env else job.project
         title = (
             f"'{where} {job.name}: ' & $status" if failure else f"'{where} {job.name} recovered'"
@@ -759,7 +782,25 @@ class _Builder:
 
     def _lease_seconds(self) -> int:
         # The lock outlives the longest possible run, so a crashed holder frees it eventually.
-        return worst_case_seconds(self.job) + 3600
+        return lease_seconds(self.job.timeout, self.job.retry_timing)
+
+
+def alert_context(model: type[RunContext], expressions: dict[str, str]) -> dict[str, str]:
+    """The additionalContext of a state machine's alert: `model`'s keys, in its order.
+
+    `expressions` holds one JSONata expression per key. A key the model has and the
+    compiler does not (or the reverse) fails compilation, so a field added to the contract
+    cannot ship half-done: `jobctl build` and the tests stop, not the alert.
+    """
+    keys = model.producer_keys()
+    missing = [key for key in keys if key not in expressions]
+    unknown = sorted(set(expressions) - set(keys))
+    if missing or unknown:
+        raise ValueError(
+            f"the alert's additionalContext is out of step with {model.__name__} "
+            f"(chalicelib/alerts/message.py): no expression for {missing}, no field for {unknown}"
+        )
+    return {key: expressions[key] for key in keys}
 
 
 def compile_state_machine(job: ResolvedJob) -> Json:

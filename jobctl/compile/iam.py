@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.core.arns import ACCOUNT, arn
+from chalicelib.core.history import job_pk
 from chalicelib.core.names import job_names, prefix, shared_names
 from jobctl.registry.models import ResolvedJob
 
@@ -69,7 +70,7 @@ def execution_policy(job: ResolvedJob) -> Policy:
             "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
             "Resource": arn("dynamodb", f"table/{names.history_table}"),
             "Condition": {
-                "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [f"JOB#{job.name}"]}
+                "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [job_pk(job.name)]}
             },
         },
         {

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 
 from chalicelib.aws.clients import describe_error
-from jobctl.deploy.gateways import Gateway
+from jobctl.deploy.gateways import Gateways
 from jobctl.deploy.plan import Action, Plan
 
 
@@ -34,7 +34,7 @@ class ApplyResult:
 
 def apply_plan(
     plan: Plan,
-    gateways: dict[str, Gateway],
+    gateways: Gateways,
     *,
     workers: int = 8,
     on_done: Callable[[Action, str | None], None] | None = None,
@@ -62,7 +62,7 @@ def _stage(action: Action) -> int:
     return action.order[0]
 
 
-def _run(action: Action, gateways: dict[str, Gateway]) -> str | None:
+def _run(action: Action, gateways: Gateways) -> str | None:
     gateway = gateways[action.resource.kind]
     try:
         if action.verb == "create":

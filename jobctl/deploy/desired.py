@@ -8,31 +8,26 @@ back, so an unchanged registry plans to nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.aws.clients import AwsContext
 from chalicelib.core.arns import ROLE_PATH, fill_placeholders, state_machine_arn
+from chalicelib.core.deployed import DeployedJob, DeployedParameter, DeployedRetry, LogSettings
+from chalicelib.core.history import INDEXES, JOB_ENTITY, KEY, TTL
 from chalicelib.core.names import job_names, prefix, resource_tags, shared_names
 from jobctl.compile.compiler import CompiledJob, compile_job
 from jobctl.compile.iam import TASK_EXECUTION_ROLE, TASK_ROLE, trigger_policy, trigger_trust_policy
-from jobctl.deploy.resources import Resource
+from jobctl.deploy.resources import Resource, ResourceKind
 from jobctl.registry.loader import Registry
 from jobctl.registry.models import ResolvedJob
 
-HISTORY_KEY = ["pk", "sk"]
-# Key lookups, never scans: runs by job (newest first), by status across jobs, a run by its
-# id alone (what alerts and operators quote), and the deployed jobs (META items carry
-# `entity = job`, so the index holds one small item per job).
-HISTORY_INDEXES = {
-    "by_job": ["job", "job_time"],
-    "by_status": ["status", "status_time"],
-    "by_run": ["run_id"],
-    "jobs": ["entity", "job_name"],
-}
-HISTORY_TTL = "expires_at"
+# The history table's schema is the runtime's (`chalicelib.core.history`), in the table
+# spec's shape (lists, as the table gateway reads them back).
+HISTORY_KEY = list(KEY)
+HISTORY_INDEXES = {name: list(attributes) for name, attributes in INDEXES.items()}
+HISTORY_TTL = TTL
 LOG_RETENTION_DAYS = 30
 
 
@@ -61,7 +56,7 @@ def desired_resources(
     if any(job.logging.level != "OFF" for job in jobs):
         resources.append(
             Resource(
-                "log-group",
+                ResourceKind.LOG_GROUP,
                 shared_names(project, env).log_group,
                 {"retention_days": LOG_RETENTION_DAYS},
                 resource_tags(project, env),
@@ -77,14 +72,14 @@ def shared_resources(project: str, env: str | None, values: dict[str, str]) -> l
     tags = resource_tags(project, env)
     return [
         Resource(
-            "table",
+            ResourceKind.TABLE,
             names.history_table,
             {"key": HISTORY_KEY, "indexes": HISTORY_INDEXES, "ttl": HISTORY_TTL},
             tags,
         ),
-        Resource("topic", names.alert_topic, {}, tags),
+        Resource(ResourceKind.TOPIC, names.alert_topic, {}, tags),
         Resource(
-            "trigger-role",
+            ResourceKind.TRIGGER_ROLE,
             names.trigger_role,
             {
                 "path": ROLE_PATH,
@@ -93,7 +88,7 @@ def shared_resources(project: str, env: str | None, values: dict[str, str]) -> l
             },
             tags,
         ),
-        Resource("schedule-group", prefix(project, env), {}, tags),
+        Resource(ResourceKind.SCHEDULE_GROUP, prefix(project, env), {}, tags),
     ]
 
 
@@ -106,7 +101,7 @@ def job_resources(
     role_arn = f"arn:{values['Partition']}:iam::{values['AccountId']}:role{ROLE_PATH}{names.role}"
     resources = [
         Resource(
-            "job-role",
+            ResourceKind.JOB_ROLE,
             names.role,
             {
                 "path": ROLE_PATH,
@@ -117,7 +112,7 @@ def job_resources(
             job=job.name,
         ),
         Resource(
-            "state-machine",
+            ResourceKind.STATE_MACHINE,
             names.state_machine,
             {
                 "definition": fill_placeholders(compiled.definition, values),
@@ -131,9 +126,9 @@ def job_resources(
         ),
         _trigger(compiled, values),
         Resource(
-            "job-meta",
+            ResourceKind.JOB_META,
             job.name,
-            {"config": job_config(job, values, task), "entity": "job"},
+            {"config": job_config(job, values, task), "entity": JOB_ENTITY},
             job=job.name,
         ),
     ]
@@ -194,45 +189,53 @@ def _trigger(compiled: CompiledJob, values: dict[str, str]) -> Resource:
                 "Target",
             )
         }
-        return Resource("schedule", trigger["Name"], spec, {}, job=job.name)
+        return Resource(ResourceKind.SCHEDULE, trigger["Name"], spec, {}, job=job.name)
     spec = {key: trigger[key] for key in ("ScheduleExpression", "State", "Description", "Targets")}
     tags = {tag["Key"]: tag["Value"] for tag in trigger["Tags"]}
-    return Resource("rule", trigger["Name"], spec, tags, job=job.name)
+    return Resource(ResourceKind.RULE, trigger["Name"], spec, tags, job=job.name)
 
 
 def job_config(
     job: ResolvedJob, values: dict[str, str], task: TaskDefinitionInfo | None = None
 ) -> dict[str, Any]:
-    """What the operator API needs to know about a job (it never reads jobs.yaml)."""
+    """What the runtime needs to know about a job (it never reads jobs.yaml): a
+    `DeployedJob`, as the JSON data the META item holds, so plans compare equal."""
     names = job_names(job.project, job.env, job.name)
-    config = {
-        "job": job.name,
-        "project": job.project,
-        "environment": job.env,
-        "description": job.description,
-        "owner": job.owner,
-        "schedule": job.schedule.expression,
-        "schedule_source": job.schedule.source,
-        "timezone": job.timezone,
-        "enabled": job.enabled,
-        "concurrency": job.concurrency,
-        "timeout": job.timeout,
-        "retries": job.retry.retries,
-        "starting_deadline": job.starting_deadline,
-        "alerts": list(job.alerts.on),
-        "slack": job.alerts.slack,
-        "parameters": {
-            name: parameter.model_dump(exclude_none=True)
+    logs = task.logs.get(job.container) if task else None
+    return DeployedJob(
+        job=job.name,
+        project=job.project,
+        environment=job.env,
+        description=job.description,
+        owner=job.owner,
+        schedule=job.schedule.expression,
+        schedule_source=job.schedule.source,
+        timezone=job.timezone,
+        enabled=job.enabled,
+        concurrency=job.concurrency,
+        timeout=job.timeout,
+        retry=DeployedRetry(
+            retries=job.retry.retries,
+            interval=job.retry.interval,
+            backoff_rate=job.retry.backoff_rate,
+            max_interval=job.retry.max_interval,
+        ),
+        starting_deadline=job.starting_deadline,
+        alerts=list(job.alerts.on),
+        slack=job.alerts.slack,
+        parameters={
+            name: DeployedParameter(
+                **parameter.model_dump(exclude_none=True, exclude={"enum"}),
+                enum=list(parameter.enum) if parameter.enum is not None else None,
+            )
             for name, parameter in sorted(job.parameters.items())
         },
-        "cluster": job.cluster,
-        "task_definition": job.task_definition,
-        "container": job.container,
-        "state_machine_arn": fill_placeholders(state_machine_arn(names.state_machine), values),
-        "trigger": "schedule" if job.uses_scheduler else "rule",
+        cluster=job.cluster,
+        task_definition=job.task_definition,
+        container=job.container,
+        state_machine_arn=fill_placeholders(state_machine_arn(names.state_machine), values),
+        trigger="schedule" if job.uses_scheduler else "rule",
         # Where the job's container logs go (for log links); None without awslogs.
-        "logs": (task.logs.get(job.container) if task else None),
-        "secret_names": (task.secrets.get(job.container, []) if task else []),
-    }
-    # The same JSON shape DynamoDB gives back (tuples become lists), so plans compare equal.
-    return json.loads(json.dumps(config))  # type: ignore[no-any-return]
+        logs=LogSettings(**logs) if logs else None,
+        secret_names=task.secrets.get(job.container, []) if task else [],
+    ).to_data()

@@ -3,22 +3,26 @@
 Owns reading what is deployed (only through gateways, only reads), the comparison, and the
 rules of ownership: a resource is changed or deleted only if its tags say it belongs to
 this project and environment; a resource with one of our names but not our tags is a
-conflict that stops the plan. A job that left jobs.yaml is deleted only with prune.
+conflict that stops the plan. So is a change AWS cannot make in place and jobctl will not
+make by replacing the resource (a history table's key or an index's key): refused here,
+before anything is applied, so gateways only ever execute. A job that left jobs.yaml is
+deleted only with prune.
 Invariants: planning never mutates; actions are ordered so dependencies are created first
 and deleted last; an unchanged registry plans to no actions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from chalicelib.aws.clients import AwsContext
+from chalicelib.core.errors import JobctlError
 from chalicelib.core.names import job_names, prefix, shared_names
-from jobctl.deploy.gateways import Gateway
-from jobctl.deploy.resources import LEVELS, Resource, owned_by
+from jobctl.deploy.gateways import Gateways
+from jobctl.deploy.resources import LEVELS, Resource, ResourceKind, owned_by
 
 Verb = Literal["create", "update", "delete"]
 
@@ -58,13 +62,17 @@ class Plan:
         return sum(1 for action in self.actions if action.verb == verb)
 
 
-class ConflictError(Exception):
-    """Resources with jobctl's names that this project and environment do not own."""
+class ConflictError(JobctlError):
+    """Resources plan may not change: with jobctl's names but not this project and
+    environment's, or changed in a way AWS cannot apply in place. Exit 1."""
+
+    def lines(self) -> list[str]:
+        return ["jobctl: conflict:", *self.message.split("\n")]
 
 
 def compute_plan(
     desired: list[Resource],
-    gateways: dict[str, Gateway],
+    gateways: Gateways,
     project: str,
     env: str | None,
     context: AwsContext,
@@ -75,23 +83,35 @@ def compute_plan(
 ) -> Plan:
     plan = Plan(project, env, context)
     wanted = [] if destroy else desired
-    deployed = _read_all(gateways, [(r.kind, r.name) for r in wanted], workers)
+    # Containers are read and judged first: what lives in a container that is a conflict is
+    # not read at all (a history table with another key cannot even be asked for its items).
+    containers = [r for r in wanted if r.kind in _CONTAINER.values()]
+    deployed = _read_all(gateways, [r.key for r in containers], workers)
+    refused = {
+        r.kind
+        for r in containers
+        if r.key in deployed and _conflict(deployed[r.key], r, project, env)
+    }
+    inside_refused = {r.key for r in wanted if _CONTAINER.get(r.kind) in refused}
+    rest = [r for r in wanted if r.kind not in _CONTAINER.values() and r.key not in inside_refused]
+    deployed |= _read_all(gateways, [r.key for r in rest], workers)
     for resource in wanted:
+        if resource.key in inside_refused:
+            continue  # its container's conflict stops the plan below
         current = deployed.get(resource.key)
         if current is None:
             plan.actions.append(Action("create", resource))
             continue
-        if current.kind not in ("schedule", "job-meta") and not owned_by(
-            current.tags, project, env
-        ):
-            plan.conflicts.append(
-                f"{resource.label} exists but is not tagged as {prefix(project, env)}'s "
-                "(ManagedBy=jobctl, jobctl:project, jobctl:env): refusing to change it"
-            )
+        conflict = _conflict(current, resource, project, env)
+        if conflict:
+            plan.conflicts.append(conflict)
             continue
         changes = diff(current, resource)
         if changes:
             plan.actions.append(Action("update", resource, current, tuple(changes)))
+    if plan.conflicts:
+        # Before prune's reads: the plan stops here whatever they would find.
+        raise ConflictError("\n".join(plan.conflicts))
 
     removals = _removed(gateways, {r.job for r in wanted if r.job}, project, env, workers)
     if destroy:
@@ -100,14 +120,22 @@ def compute_plan(
         (plan.actions if prune or destroy else plan.held_back).append(Action("delete", resource))
     plan.actions.sort(key=lambda action: action.order)
     plan.held_back.sort(key=lambda action: action.order)
-    if plan.conflicts:
-        raise ConflictError("\n".join(plan.conflicts))
     return plan
 
 
+def _conflict(deployed: Resource, desired: Resource, project: str, env: str | None) -> str | None:
+    """Why plan may not touch `deployed` to make it `desired` (one line), if it may not."""
+    if deployed.kind not in _CONTAINER and not owned_by(deployed.tags, project, env):
+        return (
+            f"{desired.label} exists but is not tagged as {prefix(project, env)}'s "
+            "(ManagedBy=jobctl, jobctl:project, jobctl:env): refusing to change it"
+        )
+    return _refusal(deployed, desired)
+
+
 def _read_all(
-    gateways: dict[str, Gateway], keys: Iterable[tuple[str, str]], workers: int
-) -> dict[tuple[str, str], Resource]:
+    gateways: Gateways, keys: Iterable[tuple[ResourceKind, str]], workers: int
+) -> dict[tuple[ResourceKind, str], Resource]:
     keys = list(keys)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         found = pool.map(lambda key: gateways[key[0]].read(key[1]), keys)
@@ -116,11 +144,54 @@ def _read_all(
 
 # Untaggable resources are ours when their container is: a schedule lives in our schedule
 # group, a job's META item in our history table.
-_CONTAINER = {"schedule": "schedule-group", "job-meta": "table"}
+_CONTAINER = {
+    ResourceKind.SCHEDULE: ResourceKind.SCHEDULE_GROUP,
+    ResourceKind.JOB_META: ResourceKind.TABLE,
+}
+
+
+def _table_key_changes(deployed: Resource, desired: Resource) -> list[str]:
+    """Key and index key changes: DynamoDB makes neither in place (it can only add indexes)."""
+    changes = []
+    if deployed.spec["key"] != desired.spec["key"]:
+        changes.append(f"key {_parts(deployed.spec['key'])} -> {_parts(desired.spec['key'])}")
+    for name, parts in sorted(deployed.spec["indexes"].items()):
+        # An index jobctl no longer declares is kept as it is: not a change of its key.
+        wanted = desired.spec["indexes"].get(name, parts)
+        if wanted != parts:
+            changes.append(f"index {name} key {_parts(parts)} -> {_parts(wanted)}")
+    return changes
+
+
+def _parts(parts: list[str]) -> str:
+    return f"[{', '.join(parts)}]"
+
+
+# What AWS cannot change in place and jobctl will not replace, by kind: each kind's check
+# lists the changes it refuses, and its remedy says what to do instead.
+_IMMUTABLE: dict[ResourceKind, Callable[[Resource, Resource], list[str]]] = {
+    ResourceKind.TABLE: _table_key_changes,
+}
+_REMEDY = {
+    ResourceKind.TABLE: (
+        "jobctl never replaces the history table (it holds the run history): deploy with "
+        "the jobctl version that created it, or back the history up, delete the table and "
+        "apply again"
+    ),
+}
+
+
+def _refusal(deployed: Resource, desired: Resource) -> str | None:
+    """The conflict, on one line, if `deployed` cannot be updated into `desired` in place."""
+    check = _IMMUTABLE.get(desired.kind)
+    changes = check(deployed, desired) if check else []
+    if not changes:
+        return None
+    return f"{desired.label} cannot change in place: {'; '.join(changes)}. {_REMEDY[desired.kind]}"
 
 
 def _removed(
-    gateways: dict[str, Gateway],
+    gateways: Gateways,
     desired_jobs: set[str],
     project: str,
     env: str | None,
@@ -129,10 +200,16 @@ def _removed(
     """Owned resources of jobs that are no longer in jobs.yaml (found by name, kept by tag)."""
     base = f"{prefix(project, env)}-"
     found_jobs: set[str] = set()
-    for kind in ("job-role", "state-machine", "rule", "schedule"):
+    discovered = (
+        ResourceKind.JOB_ROLE,
+        ResourceKind.STATE_MACHINE,
+        ResourceKind.RULE,
+        ResourceKind.SCHEDULE,
+    )
+    for kind in discovered:
         for name in gateways[kind].discover():
             job = name.removeprefix(base)
-            found_jobs.add(job.removesuffix("-sfn") if kind == "job-role" else job)
+            found_jobs.add(job.removesuffix("-sfn") if kind is ResourceKind.JOB_ROLE else job)
     gone = sorted(found_jobs - desired_jobs)
     if not gone:
         return []
@@ -144,37 +221,39 @@ def _removed(
     return [resource for resource in deployed if _deletable(resource, trusted, project, env)]
 
 
-def _deletable(resource: Resource, trusted: set[str], project: str, env: str | None) -> bool:
+def _deletable(
+    resource: Resource, trusted: set[ResourceKind], project: str, env: str | None
+) -> bool:
     container = _CONTAINER.get(resource.kind)
     if container is not None:
         return container in trusted
     return owned_by(resource.tags, project, env)
 
 
-def _job_keys(project: str, env: str | None, job: str) -> list[tuple[str, str]]:
+def _job_keys(project: str, env: str | None, job: str) -> list[tuple[ResourceKind, str]]:
     names = job_names(project, env, job)
     return [
-        ("job-role", names.role),
-        ("state-machine", names.state_machine),
-        ("rule", names.rule),
-        ("schedule", names.schedule),
-        ("job-meta", job),
+        (ResourceKind.JOB_ROLE, names.role),
+        (ResourceKind.STATE_MACHINE, names.state_machine),
+        (ResourceKind.RULE, names.rule),
+        (ResourceKind.SCHEDULE, names.schedule),
+        (ResourceKind.JOB_META, job),
     ]
 
 
-def _shared_keys(project: str, env: str | None) -> list[tuple[str, str]]:
+def _shared_keys(project: str, env: str | None) -> list[tuple[ResourceKind, str]]:
     names = shared_names(project, env)
     return [
-        ("table", names.history_table),
-        ("topic", names.alert_topic),
-        ("trigger-role", names.trigger_role),
-        ("schedule-group", prefix(project, env)),
-        ("log-group", names.log_group),
+        (ResourceKind.TABLE, names.history_table),
+        (ResourceKind.TOPIC, names.alert_topic),
+        (ResourceKind.TRIGGER_ROLE, names.trigger_role),
+        (ResourceKind.SCHEDULE_GROUP, prefix(project, env)),
+        (ResourceKind.LOG_GROUP, names.log_group),
     ]
 
 
 def _shared_removals(
-    gateways: dict[str, Gateway], project: str, env: str | None, workers: int
+    gateways: Gateways, project: str, env: str | None, workers: int
 ) -> list[Resource]:
     deployed = _read_all(gateways, _shared_keys(project, env), workers)
     return [r for r in deployed.values() if owned_by(r.tags, project, env)]

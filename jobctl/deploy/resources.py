@@ -1,36 +1,56 @@
 """Deployable resources as comparable data.
 
 Owns `Resource`: one AWS resource as jobctl sees it, desired (compiled) or deployed (read),
-in the same normalized shape so that plan is a plain comparison. Invariants: `spec` and
-`tags` are JSON-like values normalized the same way on both sides; `kind` decides the order
-in which resources are created (dependencies first) and deleted (dependents first).
+in the same normalized shape so that plan is a plain comparison, and `ResourceKind`, the closed
+set of kinds jobctl deploys. Invariants: `spec` and `tags` are JSON-like values normalized
+the same way on both sides; `kind` is a `ResourceKind` (a `StrEnum`, so it prints, sorts,
+hashes and serializes as its plain string: plan output is unchanged by it) and decides the
+order in which resources are created (dependencies first) and deleted (dependents first);
+`LEVELS` has a level for every kind.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from chalicelib.core.names import MANAGED_BY, TAG_ENV, TAG_PROJECT
 
+
+class ResourceKind(StrEnum):
+    """What a resource is; its value is the word plan output and `plan --json` show."""
+
+    TABLE = "table"
+    TOPIC = "topic"
+    LOG_GROUP = "log-group"
+    TRIGGER_ROLE = "trigger-role"
+    SCHEDULE_GROUP = "schedule-group"
+    JOB_ROLE = "job-role"
+    STATE_MACHINE = "state-machine"
+    RULE = "rule"
+    SCHEDULE = "schedule"
+    JOB_META = "job-meta"
+
+
 # Creation order: a resource may depend on any kind of a lower level.
-LEVELS: dict[str, int] = {
-    "table": 0,
-    "topic": 0,
-    "log-group": 0,
-    "trigger-role": 0,
-    "schedule-group": 0,
-    "job-role": 0,
-    "state-machine": 1,
-    "rule": 2,
-    "schedule": 2,
-    "job-meta": 2,
+LEVELS: dict[ResourceKind, int] = {
+    ResourceKind.TABLE: 0,
+    ResourceKind.TOPIC: 0,
+    ResourceKind.LOG_GROUP: 0,
+    ResourceKind.TRIGGER_ROLE: 0,
+    ResourceKind.SCHEDULE_GROUP: 0,
+    ResourceKind.JOB_ROLE: 0,
+    ResourceKind.STATE_MACHINE: 1,
+    ResourceKind.RULE: 2,
+    ResourceKind.SCHEDULE: 2,
+    ResourceKind.JOB_META: 2,
 }
 
 
 @dataclass(frozen=True)
 class Resource:
-    kind: str
+    kind: ResourceKind
     name: str
     spec: dict[str, Any]
     tags: dict[str, str] = field(default_factory=dict)
@@ -38,7 +58,7 @@ class Resource:
     arn: str | None = None
 
     @property
-    def key(self) -> tuple[str, str]:
+    def key(self) -> tuple[ResourceKind, str]:
         return (self.kind, self.name)
 
     @property

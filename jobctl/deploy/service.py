@@ -1,8 +1,8 @@
 """Deploy use cases: plan, apply and destroy one project environment.
 
-Owns wiring (gateways from a client factory), the environment's account/region pin, and
-the lookup of task definition roles. Invariant: one plan is computed per command, and apply
-executes that plan and nothing else.
+Owns wiring (the gateway registry, from a client factory), the environment's
+account/region pin, and the lookup of task definition roles. Invariant: one plan is
+computed per command, and apply executes that plan and nothing else.
 """
 
 from __future__ import annotations
@@ -11,27 +11,16 @@ from collections.abc import Callable
 from functools import cache
 
 from chalicelib.aws.clients import AwsContext, AwsSetupError, ClientFactory, describe_error
-from chalicelib.core.names import prefix, shared_names
+from chalicelib.core.errors import JobctlError
 from jobctl.deploy.apply import ApplyResult, apply_plan
 from jobctl.deploy.desired import TaskDefinitionInfo, desired_resources
-from jobctl.deploy.gateways import (
-    Gateway,
-    JobMetaGateway,
-    LogGroupGateway,
-    RoleGateway,
-    RuleGateway,
-    ScheduleGateway,
-    ScheduleGroupGateway,
-    StateMachineGateway,
-    TableGateway,
-    TopicGateway,
-    TriggerRoleGateway,
-)
+from jobctl.deploy.gateways import Gateway, build_gateways
 from jobctl.deploy.plan import Action, Plan, compute_plan
+from jobctl.deploy.resources import ResourceKind
 from jobctl.registry.loader import Registry
 
 
-class TaskDefinitionError(Exception):
+class TaskDefinitionError(JobctlError):
     """A job names a task definition that cannot be found (one line for users)."""
 
 
@@ -62,22 +51,8 @@ class DeployService:
                 f"{where} deploys to region {region}, but the region is {context.region}"
             )
 
-    def gateways(self) -> dict[str, Gateway]:
-        context, base = self.context, prefix(self.registry.project, self.env)
-        table = shared_names(self.registry.project, self.env).history_table
-        gateways: list[Gateway] = [
-            TableGateway(self.factory, context, base),
-            TopicGateway(self.factory, context, base),
-            LogGroupGateway(self.factory, context, base),
-            TriggerRoleGateway(self.factory, context, base),
-            ScheduleGroupGateway(self.factory, context, base),
-            RoleGateway(self.factory, context, base),
-            StateMachineGateway(self.factory, context, base),
-            RuleGateway(self.factory, context, base),
-            ScheduleGateway(self.factory, context, base),
-            JobMetaGateway(self.factory, context, base, table),
-        ]
-        return {gateway.kind: gateway for gateway in gateways}
+    def gateways(self) -> dict[ResourceKind, Gateway]:
+        return build_gateways(self.factory, self.context, self.registry.project, self.env)
 
     def task_info(self) -> Callable[[str], TaskDefinitionInfo]:
         ecs = self.factory.client("ecs")

@@ -41,7 +41,7 @@ from typing import Any
 
 from chalicelib.aws.clients import ClientFactory, describe_error, error_code
 from chalicelib.history.links import log_stream
-from jobctl.local.moto_runtime import StartedTask
+from jobctl.local.moto import StartedTask
 
 Say = Callable[[str], None]
 MAX_LINE = 64 * 1024  # CloudWatch allows 256 KB per event; long lines are cut, not dropped

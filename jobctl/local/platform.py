@@ -1,7 +1,7 @@
 """The local platform: one process running everything AWS runs for jobctl, on moto.
 
 `LocalPlatform.start()` brings up, in order: an in-process moto server with Step Functions
-execution and the runtime fixes (`moto_runtime`); the resources jobs.yaml names that deploy
+execution and the runtime fixes (`jobctl.local.moto`); the resources jobs.yaml names that deploy
 expects to exist (clusters, task definitions, subnets, security groups: `seed`); the
 deployment itself, by the production `DeployService` plan/apply; the ECS agent (`agent`);
 the history recorder and the alert relay (`poller`, `notify`); the scheduler
@@ -37,13 +37,14 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.aws.clients import ClientFactory
+from chalicelib.core.history import EXECUTION_ENDED, RunStatus
 from chalicelib.core.names import prefix, shared_names
 from chalicelib.history.store import RunStore
 from jobctl.deploy.service import DeployService
-from jobctl.local import moto_runtime
+from jobctl.local import moto as moto_fixes
 from jobctl.local.agent import LocalAgent, base_environment
 from jobctl.local.api import LocalApi, caller_identity, local_user
-from jobctl.local.moto_runtime import ecs_double
+from jobctl.local.moto import ecs_double
 from jobctl.local.notify import SlackWebhook, render_alert
 from jobctl.local.poller import AlertPoller, HistoryPoller, RunChange, subscribe_queue
 from jobctl.local.scheduler import Firer, Scheduler, Trigger, TriggerReader
@@ -53,7 +54,6 @@ from jobctl.registry.loader import Registry
 
 Say = Callable[[str], None]
 DEFAULT_REGION = "us-east-1"
-TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 _AWS_LEAKS = (
     "AWS_PROFILE",
     "AWS_DEFAULT_PROFILE",
@@ -155,10 +155,10 @@ class LocalPlatform:
         # moto logs every failed state with its full context; a run's error and cause are
         # in its history record and execution history, so the console stays readable.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
-        moto_runtime.install()
+        self._stack.enter_context(moto_fixes.install())  # undone when the platform stops
         # Retry waits are scaled; timeouts stay real: the tasks are real processes.
-        moto_runtime.set_time_speed(options.time_speed, timeouts=1.0)
-        self._stack.callback(moto_runtime.set_time_speed, 1.0)
+        moto_fixes.set_time_speed(options.time_speed, timeouts=1.0)
+        self._stack.callback(moto_fixes.set_time_speed, 1.0)
         factory = self.factory = ClientFactory(region=target.region)
 
         jobs = self.registry.jobs_for(target.env)
@@ -281,7 +281,7 @@ class LocalPlatform:
                 ended = {
                     run_id: self._changes[run_id]
                     for run_id in run_ids
-                    if run_id in self._changes and self._changes[run_id].status in TERMINAL
+                    if run_id in self._changes and self._changes[run_id].status in EXECUTION_ENDED
                 }
                 if len(ended) == len(run_ids):
                     return ended
@@ -365,7 +365,7 @@ def describe_change(change: RunChange) -> str:
     """One console line per run status change."""
     record = change.record or {}
     status = record.get("status") or change.status
-    if change.status == "RUNNING":
+    if change.status == RunStatus.RUNNING:
         trigger = record.get("trigger") or "schedule"
         by = f" by {record['triggered_by']}" if record.get("triggered_by") else ""
         return f"run   {change.job} {change.run_id}: RUNNING ({trigger}{by})"

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.core.history import RunStatus
 from chalicelib.history.recorder import ExecutionChange, Recorder
 from chalicelib.history.store import RunStore
 
@@ -127,11 +128,11 @@ class HistoryPoller(_Loop):
             if execution["executionArn"] in self._seen:
                 break
             fresh.append(execution["executionArn"])
-        running = {e["executionArn"] for e in self._executions(machine, "RUNNING")}
+        running = {e["executionArn"] for e in self._executions(machine, RunStatus.RUNNING)}
         ended = [
             arn
             for arn, status in self._seen.items()
-            if status == "RUNNING"
+            if status == RunStatus.RUNNING
             and arn.startswith(_executions_of(machine))
             and arn not in running
         ]
@@ -145,7 +146,7 @@ class HistoryPoller(_Loop):
     def running(self) -> list[str]:
         """Execution ARNs last seen RUNNING."""
         with self._lock:
-            return [arn for arn, status in self._seen.items() if status == "RUNNING"]
+            return [arn for arn, status in self._seen.items() if status == RunStatus.RUNNING]
 
     def _machines(self) -> list[str]:
         machines: list[str] = []
@@ -192,7 +193,7 @@ class AlertPoller(_Loop):
         say: Say,
         interval: float = 0.5,
     ) -> None:
-        # Short polls: a long poll would hold moto's request lock (moto_runtime, fix 9).
+        # Short polls: a long poll would hold moto's request lock (jobctl.local.moto, fix 9).
         super().__init__(interval, say)
         self.sqs = sqs
         self.queue_url = queue_url

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from chalicelib.core import runtime
 from chalicelib.core.durations import format_duration
 from chalicelib.core.names import check_job_names
+from chalicelib.core.runtime import MAX_EXECUTION_SECONDS
 from chalicelib.ops.parameters import RESERVED_PARAMETER
 from jobctl.registry.fargate import CPU_CHOICES, describe_choices, memory_choices
 from jobctl.registry.models import ResolvedJob
@@ -31,7 +33,6 @@ class Problem:
 
 
 # Standard workflows run at most one year; a job plus all its retries must fit.
-MAX_EXECUTION_SECONDS = 365 * 86400
 # Also refused on manual runs by the API (chalicelib/ops/parameters.py).
 
 
@@ -88,13 +89,8 @@ def _sizes(job: ResolvedJob) -> list[Problem]:
 
 
 def worst_case_seconds(job: ResolvedJob) -> int:
-    """The longest an execution can run: every attempt times out and every wait is maximal."""
-    retry = job.retry
-    total = job.timeout * (retry.retries + 1)
-    for attempt in range(retry.retries):
-        wait = retry.interval * retry.backoff_rate**attempt
-        total += int(min(wait, retry.max_interval) if retry.max_interval else wait)
-    return total
+    """The longest an execution of `job` can run (`chalicelib.core.runtime`'s formula)."""
+    return runtime.worst_case_seconds(job.timeout, job.retry_timing)
 
 
 def _durations(job: ResolvedJob) -> list[Problem]:

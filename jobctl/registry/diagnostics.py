@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.core.errors import JobctlError
+
 
 def render_field(path: tuple[Any, ...]) -> str:
     """`('network', 'subnets', 0)` -> `network.subnets[0]`."""
@@ -44,8 +46,10 @@ class Diagnostic:
         return f"{self.file}:{self.line}:{self.column}: {subject}{where}{self.message}"
 
 
-class RegistryError(Exception):
-    """Raised when a registry has one or more problems; carries all of them."""
+class RegistryError(JobctlError):
+    """Raised when a registry has one or more problems; carries all of them. Exit 2."""
+
+    exit_status = 2
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         unique: dict[tuple[str, int, int, str], Diagnostic] = {}
@@ -54,3 +58,9 @@ class RegistryError(Exception):
             unique.setdefault(key, diagnostic)
         self.diagnostics = sorted(unique.values(), key=lambda d: (d.line, d.column, d.message))
         super().__init__("\n".join(d.render() for d in self.diagnostics))
+
+    def lines(self) -> list[str]:
+        """Every problem as `FILE:LINE:COL: ...`, then how many (no `jobctl:` prefix)."""
+        count = len(self.diagnostics)
+        summary = f"{count} problem{'s' if count != 1 else ''} found"
+        return [diagnostic.render() for diagnostic in self.diagnostics] + [summary]

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from chalicelib.core.durations import format_duration, parse_duration
+from chalicelib.core.runtime import RetryTiming
 from jobctl.registry.schedule import Schedule, ScheduleError, parse_schedule
 
 
@@ -349,6 +350,12 @@ class ResolvedJob(StrictModel):
     enabled: bool = True
     tags: dict[str, str] = {}
     history_retention: int = DEFAULT_RETENTION
+
+    @property
+    def retry_timing(self) -> RetryTiming:
+        """The retry policy's timing, as the worst-case formula reads it."""
+        retry = self.retry
+        return RetryTiming(retry.retries, retry.interval, retry.backoff_rate, retry.max_interval)
 
     @property
     def uses_scheduler(self) -> bool:

@@ -20,8 +20,7 @@ from moto import mock_aws
 
 from chalicelib.aws.clients import ClientFactory
 from jobctl.deploy.service import DeployService
-from jobctl.local import moto_runtime
-from jobctl.local.moto_runtime import ecs_double
+from jobctl.local.moto import ecs_double, install, set_time_speed
 from jobctl.local.seed import register_task_definition
 from jobctl.registry.loader import parse_registry
 from tests.support.aws import offline_aws
@@ -153,8 +152,8 @@ def _plain(value: dict[str, Any]) -> Any:
 @pytest.fixture
 def platform(monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
     offline_aws(monkeypatch, REGION)
-    moto_runtime.install()
-    moto_runtime.set_time_speed(TIME_SPEED)
+    install()
+    set_time_speed(TIME_SPEED)
     ecs_double.reset()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         lab = Platform()
@@ -164,7 +163,7 @@ def platform(monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
             lab.stop_all()
             ecs_double.reset()
             leftover = interpreter_threads(wait=5.0)
-    moto_runtime.set_time_speed(1.0)
+    set_time_speed(1.0)
     assert leftover == [], f"execution threads outlived the test: {leftover}"
 
 

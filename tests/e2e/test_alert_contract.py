@@ -16,7 +16,7 @@ from chalicelib.alerts.state import MemoryStateStore
 from chalicelib.alerts.storm import StormGuard
 from chalicelib.alerts.webhook import WebhookPoster
 from chalicelib.history.store import RunStore
-from jobctl.local.moto_runtime import TaskExit, ecs_double
+from jobctl.local.moto import TaskExit, ecs_double
 from tests.support.slack_server import SlackServer, slack_server_fixture  # noqa: F401
 
 from .conftest import REGION, Platform
@@ -59,7 +59,9 @@ def test_published_alerts_follow_the_schema_and_reach_slack(
     )
     order = {"broken-1": 0, "broken-2": 1, "slow-1": 2}
     for alert in sorted(alerts, key=lambda a: order[a["id"]]):
-        assert parse_alert(json.dumps(alert)).id == alert["id"]
+        parsed = parse_alert(json.dumps(alert))
+        assert parsed.id == alert["id"]
+        assert parsed.to_message() == alert, "exactly the model's message, nothing defaulted"
         notifier.handle(json.dumps(alert))
     headers = [b["blocks"][0]["text"]["text"] for b in slack_server.bodies()]
     assert headers == [

@@ -10,7 +10,7 @@ import pytest
 from chalice.test import Client
 
 import app as lambda_app
-from jobctl.local.moto_runtime import ecs_double
+from jobctl.local.moto import ecs_double
 
 from .conftest import Platform
 
@@ -20,7 +20,6 @@ def api(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]
     monkeypatch.setenv("JOBCTL_HISTORY_TABLE", "e2e-history")
     monkeypatch.setenv("JOBCTL_PREFIX", "e2e")
     monkeypatch.setenv("JOBCTL_LOCAL_CALLER", "bob")
-    monkeypatch.setattr(lambda_app, "_services", {})
     with Client(lambda_app.app) as client:
         yield client
 

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from jobctl.cli.main import main
-from jobctl.local.moto_runtime import TaskExit, ecs_double
+from jobctl.local.moto import TaskExit, ecs_double
 
 from .conftest import REGION, Platform
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from jobctl.local.moto_runtime import TaskExit, ecs_double
+from jobctl.local.moto import TaskExit, ecs_double
 
 from .conftest import Platform
 

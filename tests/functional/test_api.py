@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,6 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     offline_aws(monkeypatch, REGION)
     monkeypatch.setenv("JOBCTL_HISTORY_TABLE", "api-history")
     monkeypatch.setenv("JOBCTL_PREFIX", "api")
-    monkeypatch.setattr(lambda_app, "_services", {})
     # API Gateway puts the SigV4-verified caller in the request context; chalice's local
     # gateway does not, so the test adds it where API Gateway would.
     create_event = LambdaEventConverter.create_lambda_event
@@ -376,6 +376,8 @@ def test_the_packaged_template_puts_sigv4_on_every_route_but_slack(tmp_path: Pat
     shutil.copy(root / "app.py", project / "app.py")
     shutil.copytree(root / "chalicelib", project / "chalicelib", ignore=_caches)
     shutil.copytree(root / ".chalice", project / ".chalice", ignore=_caches)
+    # The tooling sits beside the runtime, as in the repository: Chalice must leave it out.
+    shutil.copytree(root / "jobctl", project / "jobctl", ignore=_caches)
     chalice = Path(sys.executable).with_name("chalice")
     environment = {**os.environ, "AWS_DEFAULT_REGION": REGION}
     for stage in json.loads((root / ".chalice" / "config.json").read_text())["stages"]:
@@ -388,6 +390,10 @@ def test_the_packaged_template_puts_sigv4_on_every_route_but_slack(tmp_path: Pat
             capture_output=True,
             timeout=120,
         )
+        with zipfile.ZipFile(out / "deployment.zip") as bundle:
+            tops = {name.split("/")[0] for name in bundle.namelist()}
+        assert {"app.py", "chalicelib"} <= tops
+        assert "jobctl" not in tops, f"{stage}: the Lambda bundle carries the CLI's tooling"
         template = json.loads((out / "sam.json").read_text())
         swagger = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
         assert swagger["securityDefinitions"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"

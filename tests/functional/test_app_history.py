@@ -13,7 +13,8 @@ import app as lambda_app
 from chalicelib.aws.clients import AwsContext, ClientFactory
 from chalicelib.history.store import RunStore
 from jobctl.deploy.desired import shared_resources
-from jobctl.deploy.gateways import TableGateway
+from jobctl.deploy.gateways.table import TableGateway
+from jobctl.deploy.resources import ResourceKind
 from tests.support.aws import offline_aws
 
 REGION = "us-east-1"
@@ -24,11 +25,12 @@ def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
     offline_aws(monkeypatch, REGION)
     monkeypatch.setenv("JOBCTL_HISTORY_TABLE", "lab-history")
     monkeypatch.setenv("JOBCTL_PREFIX", "lab")
-    monkeypatch.setattr(lambda_app, "_services", {})
     with mock_aws():
         context = AwsContext("123456789012", REGION, "aws")
         table = next(
-            r for r in shared_resources("lab", None, context.placeholders()) if r.kind == "table"
+            r
+            for r in shared_resources("lab", None, context.placeholders())
+            if r.kind is ResourceKind.TABLE
         )
         TableGateway(ClientFactory(), context, "lab").create(table)
         with Client(lambda_app.app) as test_client:

@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from chalicelib.core.arns import fill_placeholders
 from jobctl.compile.compiler import compile_job
-from jobctl.local import moto_runtime
+from jobctl.local.moto import install, set_time_speed
 from jobctl.registry.loader import parse_registry
 from tests.support.registries import BASE
 
@@ -92,8 +92,8 @@ class Lab:
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    moto_runtime.install()
-    moto_runtime.set_time_speed(0.001)
+    install()
+    set_time_speed(0.001)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         yield Lab()
 

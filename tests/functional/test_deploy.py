@@ -14,7 +14,10 @@ from moto import mock_aws
 from chalicelib.aws.clients import AwsContext, ClientFactory
 from jobctl.cli.main import main
 from jobctl.deploy.desired import shared_resources
-from jobctl.deploy.gateways import TableGateway
+from jobctl.deploy.gateways import build_gateways
+from jobctl.deploy.gateways.table import TableGateway
+from jobctl.deploy.plan import ConflictError, compute_plan
+from jobctl.deploy.resources import ResourceKind
 from jobctl.deploy.service import DeployService
 from jobctl.local.seed import register_task_definition
 from jobctl.registry.loader import load_registry
@@ -92,20 +95,20 @@ def test_create_from_empty_then_second_apply_makes_no_mutating_call(
     done, _ = deploy(registry_file)
     kinds = [kind for verb, kind, _ in done if verb == "create"]
     assert sorted(set(kinds)) == [
-        "job-meta",
-        "job-role",
-        "rule",
-        "schedule",
-        "schedule-group",
-        "state-machine",
-        "table",
-        "topic",
-        "trigger-role",
+        ResourceKind.JOB_META,
+        ResourceKind.JOB_ROLE,
+        ResourceKind.RULE,
+        ResourceKind.SCHEDULE,
+        ResourceKind.SCHEDULE_GROUP,
+        ResourceKind.STATE_MACHINE,
+        ResourceKind.TABLE,
+        ResourceKind.TOPIC,
+        ResourceKind.TRIGGER_ROLE,
     ]
     assert (
-        kinds.count("state-machine") == 3
-        and kinds.count("rule") == 2
-        and kinds.count("schedule") == 1
+        kinds.count(ResourceKind.STATE_MACHINE) == 3
+        and kinds.count(ResourceKind.RULE) == 2
+        and kinds.count(ResourceKind.SCHEDULE) == 1
     )
 
     again, calls = deploy(registry_file)
@@ -122,27 +125,27 @@ def test_create_from_empty_then_second_apply_makes_no_mutating_call(
         (
             "schedule: rate(5 minutes)",
             "schedule: rate(10 minutes)",
-            {("rule", "demo-prod-sync"), ("job-meta", "sync")},
+            {(ResourceKind.RULE, "demo-prod-sync"), (ResourceKind.JOB_META, "sync")},
         ),
         (
             "retry: {retries: 1}",
             "retry: {retries: 3}",
-            {("state-machine", "demo-prod-report"), ("job-meta", "report")},
+            {(ResourceKind.STATE_MACHINE, "demo-prod-report"), (ResourceKind.JOB_META, "report")},
         ),
         (
             "command: [bin/report]",
             "command: [bin/report, --full]",
-            {("state-machine", "demo-prod-report")},
+            {(ResourceKind.STATE_MACHINE, "demo-prod-report")},
         ),
         (
             "command: [bin/sync]",
             "command: [bin/sync]\n    cpu: 1024\n    memory: 2048",
-            {("state-machine", "demo-prod-sync")},
+            {(ResourceKind.STATE_MACHINE, "demo-prod-sync")},
         ),
         (
             "timezone: Asia/Tokyo",
             "timezone: Europe/Paris",
-            {("schedule", "demo-prod-tokyo"), ("job-meta", "tokyo")},
+            {(ResourceKind.SCHEDULE, "demo-prod-tokyo"), (ResourceKind.JOB_META, "tokyo")},
         ),
     ],
 )
@@ -163,7 +166,10 @@ def test_disable_turns_the_trigger_off_and_keeps_the_state_machine(
     deploy(registry_file)
     edit(registry_file, "command: [bin/sync]", "command: [bin/sync]\n    enabled: false")
     done, _ = deploy(registry_file)
-    assert {(k, n) for _, k, n in done} == {("rule", "demo-prod-sync"), ("job-meta", "sync")}
+    assert {(k, n) for _, k, n in done} == {
+        (ResourceKind.RULE, "demo-prod-sync"),
+        (ResourceKind.JOB_META, "sync"),
+    }
     assert boto3.client("events").describe_rule(Name="demo-prod-sync")["State"] == "DISABLED"
 
 
@@ -180,10 +186,10 @@ def test_rename_keeps_the_old_job_until_prune(aws: None, registry_file: Path) ->
     done, _ = deploy(registry_file, prune=True)
     assert done == sorted(
         [
-            ("delete", "job-meta", "sync"),
-            ("delete", "job-role", "demo-prod-sync-sfn"),
-            ("delete", "rule", "demo-prod-sync"),
-            ("delete", "state-machine", "demo-prod-sync"),
+            ("delete", ResourceKind.JOB_META, "sync"),
+            ("delete", ResourceKind.JOB_ROLE, "demo-prod-sync-sfn"),
+            ("delete", ResourceKind.RULE, "demo-prod-sync"),
+            ("delete", ResourceKind.STATE_MACHINE, "demo-prod-sync"),
         ]
     )
     machines = {
@@ -248,9 +254,9 @@ def test_logging_and_tracing_are_deployed_and_stable(aws: None, registry_file: P
     )
     done, _ = deploy(registry_file)
     assert {(v, k, n) for v, k, n in done} == {
-        ("create", "log-group", "/aws/vendedlogs/states/jobctl/demo-prod"),
-        ("update", "state-machine", "demo-prod-report"),
-        ("update", "job-role", "demo-prod-report-sfn"),
+        ("create", ResourceKind.LOG_GROUP, "/aws/vendedlogs/states/jobctl/demo-prod"),
+        ("update", ResourceKind.STATE_MACHINE, "demo-prod-report"),
+        ("update", ResourceKind.JOB_ROLE, "demo-prod-report-sfn"),
     }
     described = boto3.client("stepfunctions").describe_state_machine(
         stateMachineArn=f"arn:aws:states:{REGION}:123456789012:stateMachine:demo-prod-report"
@@ -262,7 +268,7 @@ def test_logging_and_tracing_are_deployed_and_stable(aws: None, registry_file: P
     ][0]
     assert group["retentionInDays"] == 30
     assert deploy(registry_file)[0] == []
-    assert ("delete", "log-group", "/aws/vendedlogs/states/jobctl/demo-prod") in deploy(
+    assert ("delete", ResourceKind.LOG_GROUP, "/aws/vendedlogs/states/jobctl/demo-prod") in deploy(
         registry_file, destroy=True
     )[0]
 
@@ -274,9 +280,9 @@ def test_changing_tags_updates_only_the_jobs_taggable_resources(
     edit(registry_file, "command: [bin/sync]", "command: [bin/sync]\n    tags: {team: data}")
     done, _ = deploy(registry_file)
     assert {(k, n) for _, k, n in done} == {
-        ("job-role", "demo-prod-sync-sfn"),
-        ("state-machine", "demo-prod-sync"),
-        ("rule", "demo-prod-sync"),
+        (ResourceKind.JOB_ROLE, "demo-prod-sync-sfn"),
+        (ResourceKind.STATE_MACHINE, "demo-prod-sync"),
+        (ResourceKind.RULE, "demo-prod-sync"),
     }
     events = boto3.client("events")
     arn = events.describe_rule(Name="demo-prod-sync")["Arn"]
@@ -292,7 +298,9 @@ def test_changing_tags_updates_only_the_jobs_taggable_resources(
 def test_indexes_added_by_a_newer_jobctl_are_built_on_the_existing_table(aws: None) -> None:
     context = AwsContext("123456789012", REGION, "aws")
     table = next(
-        r for r in shared_resources("demo", "prod", context.placeholders()) if r.kind == "table"
+        r
+        for r in shared_resources("demo", "prod", context.placeholders())
+        if r.kind is ResourceKind.TABLE
     )
     old_indexes = {name: table.spec["indexes"][name] for name in ("by_job", "by_status")}
     older = dataclasses.replace(table, spec={**table.spec, "indexes": old_indexes})
@@ -307,8 +315,54 @@ def test_indexes_added_by_a_newer_jobctl_are_built_on_the_existing_table(aws: No
     rebuilt = gateway.read(table.name)
     assert rebuilt is not None and rebuilt.spec["indexes"] == table.spec["indexes"]
     assert boto3.client("dynamodb").scan(TableName=table.name)["Count"] == 1, "history kept"
+    # A changed index key is still refused: by plan, before any write, not by the gateway.
     changed = dataclasses.replace(
         table, spec={**table.spec, "indexes": {**table.spec["indexes"], "by_run": ["job"]}}
     )
-    with pytest.raises(RuntimeError, match="cannot change in place"):
-        gateway.update(rebuilt, changed)
+    calls = Calls()
+    gateways = build_gateways(ClientFactory(region=REGION, hooks=[calls]), context, "demo", "prod")
+    with pytest.raises(ConflictError, match=r"index by_run key \[run_id\] -> \[job\]"):
+        compute_plan([changed], gateways, "demo", "prod", context)
+    assert calls.seen and calls.mutating() == []
+    assert gateway.read(table.name) == rebuilt
+
+
+@pytest.mark.parametrize("changed", ["key", "index key"])
+def test_a_changed_table_key_or_index_is_refused_at_plan_time(
+    aws: None, registry_file: Path, capsys: pytest.CaptureFixture[str], changed: str
+) -> None:
+    """A history table deployed with another key (or index key) than this jobctl's: the plan
+    is a conflict that names the table, the change and what to do; nothing is written."""
+    context = AwsContext("123456789012", REGION, "aws")
+    table = next(
+        r
+        for r in shared_resources("demo", "prod", context.placeholders())
+        if r.kind is ResourceKind.TABLE
+    )
+    index, parts = sorted(table.spec["indexes"].items())[0]
+    if changed == "key":
+        spec = {**table.spec, "key": [table.spec["key"][0], "other"]}
+        change = f"key [{', '.join(spec['key'])}] -> [{', '.join(table.spec['key'])}]"
+    else:
+        spec = {**table.spec, "indexes": {**table.spec["indexes"], index: ["other"]}}
+        change = f"index {index} key [other] -> [{', '.join(parts)}]"
+    gateway = TableGateway(ClientFactory(region=REGION), context, "demo-prod")
+    gateway.create(dataclasses.replace(table, spec=spec))
+    deployed = gateway.read(table.name)
+
+    calls = Calls()
+    service = DeployService(ClientFactory(hooks=[calls]), load_registry(registry_file), "prod")
+    with pytest.raises(ConflictError) as refused:
+        service.plan()
+    message = str(refused.value)
+    assert message.startswith(f"{table.label} cannot change in place: {change}. ")
+    assert "jobctl never replaces the history table" in message and "\n" not in message
+    assert calls.seen and calls.mutating() == []
+
+    capsys.readouterr()
+    assert main(["apply", "-f", str(registry_file), "--env", "prod", "--yes"]) == 1
+    assert capsys.readouterr().err.splitlines() == ["jobctl: conflict:", message]
+    # Nothing of the plan was applied: not the table, nor any of the 15 resources beside it.
+    assert gateway.read(table.name) == deployed
+    assert boto3.client("stepfunctions").list_state_machines()["stateMachines"] == []
+    assert boto3.client("iam").list_roles(PathPrefix="/jobctl/")["Roles"] == []

@@ -34,6 +34,7 @@ from moto.core.models import botocore_stubber
 from chalicelib.aws.clients import ClientFactory
 from jobctl.cli import deploy as commands
 from jobctl.cli.main import main
+from jobctl.deploy.resources import ResourceKind
 from jobctl.deploy.service import DeployService
 from jobctl.local.seed import register_task_definition as seed_task_definition
 from jobctl.registry.loader import parse_registry
@@ -481,16 +482,20 @@ def test_failed_write_stops_before_the_next_stage(aws: None) -> None:
 
     assert not result.ok
     assert [(a.resource.kind, error) for a, error in result.failed] == [
-        ("state-machine", "StateMachineLimitExceeded: quota reached")
+        (ResourceKind.STATE_MACHINE, "StateMachineLimitExceeded: quota reached")
     ]
-    assert {a.resource.kind for a in result.not_started} == {"rule", "schedule", "job-meta"}
+    assert {a.resource.kind for a in result.not_started} == {
+        ResourceKind.RULE,
+        ResourceKind.SCHEDULE,
+        ResourceKind.JOB_META,
+    }
     assert {a.resource.kind for a in result.done} == {
-        "table",
-        "topic",
-        "trigger-role",
-        "schedule-group",
-        "job-role",
-        "state-machine",
+        ResourceKind.TABLE,
+        ResourceKind.TOPIC,
+        ResourceKind.TRIGGER_ROLE,
+        ResourceKind.SCHEDULE_GROUP,
+        ResourceKind.JOB_ROLE,
+        ResourceKind.STATE_MACHINE,
     }
     assert len(result.done) + len(result.failed) + len(result.not_started) == len(plan.actions)
     assert seen["PutRule"] == seen["CreateSchedule"] == seen["UpdateItem"] == 0

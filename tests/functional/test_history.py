@@ -15,7 +15,8 @@ from chalicelib.aws.clients import AwsContext, ClientFactory
 from chalicelib.history.recorder import ExecutionChange, Reconciler, Recorder
 from chalicelib.history.store import RunStore
 from jobctl.deploy.desired import shared_resources
-from jobctl.deploy.gateways import TableGateway
+from jobctl.deploy.gateways.table import TableGateway
+from jobctl.deploy.resources import ResourceKind
 from tests.support.aws import offline_aws
 
 REGION = "us-east-1"
@@ -50,7 +51,9 @@ def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunStore]:
     with mock_aws():
         context = AwsContext(ACCOUNT, REGION, "aws")
         table = next(
-            r for r in shared_resources("lab", None, context.placeholders()) if r.kind == "table"
+            r
+            for r in shared_resources("lab", None, context.placeholders())
+            if r.kind is ResourceKind.TABLE
         )
         TableGateway(ClientFactory(), context, "lab").create(table)
         yield RunStore(boto3.client("dynamodb", region_name=REGION), table.name)

@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from chalicelib.aws.clients import ClientFactory
 from jobctl.local.agent import LocalAgent, base_environment
-from jobctl.local.moto_runtime import StartedTask
+from jobctl.local.moto import StartedTask
 from tests.support.aws import offline_aws
 
 REGION = "us-east-1"

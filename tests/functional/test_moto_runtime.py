@@ -1,16 +1,22 @@
-"""Self-check: the moto defects jobctl/local/moto_runtime.py fixes are still there, and
-the fixes are in place. If moto changes (an upgrade, or a defect fixed upstream), this fails
-loudly instead of letting the suite pass or fail for the wrong reason."""
+"""Self-check: the moto defects jobctl/local/moto/ fixes are still there, every method the
+fixes override still exists in moto with the signature they were written against, and the
+fixes are in place while installed and gone, exactly, once uninstalled. If moto changes (an
+upgrade, or a defect fixed upstream), this fails loudly instead of letting the suite pass or
+fail for the wrong reason."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import moto
 
-from jobctl.local import moto_runtime
+from jobctl.local.moto import MOTO_VERSION, ecs_double, fixes, install, installed, original
+from jobctl.local.moto.hook import MISSING
 
 PRISTINE = r"""
 import inspect, json
@@ -34,7 +40,7 @@ print(json.dumps({
 
 
 def test_moto_is_the_version_the_fixes_were_checked_on() -> None:
-    assert moto.__version__ == moto_runtime.MOTO_VERSION
+    assert moto.__version__ == MOTO_VERSION
 
 
 def test_every_defect_is_still_present_in_pristine_moto() -> None:
@@ -44,8 +50,7 @@ def test_every_defect_is_still_present_in_pristine_moto() -> None:
         ).stdout
     )
     assert found == {name: True for name in found}, (
-        "moto changed: a defect listed in jobctl/local/moto_runtime.py is gone; "
-        f"re-check its fix: {found}"
+        f"moto changed: a defect listed in jobctl/local/moto/ is gone; re-check its fix: {found}"
     )
     assert len(found) == 7
 
@@ -61,16 +66,127 @@ def test_install_replaces_each_defective_piece() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_ecs as ecs,
     )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_factory as factory,
+    )
 
-    moto_runtime.install()
-    moto_runtime.install()  # idempotent
-    assert jsonata_module._eval_jsonata is not None
-    assert jsonata_module._eval_jsonata("$parse('{\"a\": 2}').a + 1") == 3
-    assert (
-        ecs.StateTaskServiceEcs._normalise_parameters
-        is not base.StateTaskService._normalise_parameters
+    with install() as double, install() as again:  # nested installs share the one double
+        assert double is again is ecs_double
+        assert installed()
+        assert jsonata_module._eval_jsonata is not None
+        assert jsonata_module._eval_jsonata("$parse('{\"a\": 2}').a + 1") == 3
+        # What moto builds for an `ecs:` or `aws-sdk:` state is jobctl's subclass.
+        ecs_service = factory.state_task_service_for("ecs")
+        sdk_service = factory.state_task_service_for("aws-sdk")
+        assert isinstance(ecs_service, ecs.StateTaskServiceEcs)
+        assert isinstance(sdk_service, sdk.StateTaskServiceAwsSdk)
+        assert (
+            type(ecs_service)._normalise_parameters
+            is not base.StateTaskService._normalise_parameters
+        )
+        assert type(sdk_service)._normalise_parameters is type(ecs_service)._normalise_parameters
+
+
+def _shape(function: Callable[..., Any]) -> list[tuple[str, Any, bool]]:
+    return [
+        (p.name, p.kind, p.default is not inspect.Parameter.empty)
+        for p in inspect.signature(function).parameters.values()
+    ]
+
+
+def test_every_override_has_the_signature_of_the_moto_method_it_replaces() -> None:
+    checked = []
+    for override in fixes().overrides:
+        moto_class = override.moto_class.__name__
+        for name, method in override.methods().items():
+            replaced = original(override.moto_class, name)
+            assert replaced is not MISSING, (
+                f"moto's {moto_class} has no {name} any more: {override.fix.__name__}.{name} "
+                "overrides nothing (renamed upstream?); a fix class defines only overrides"
+            )
+            assert replaced is not method, f"{moto_class}.{name}: compared with itself"
+            # Same parameter names and kinds; a parameter moto's callers may omit must stay
+            # optional (an override may add a default moto lacks: it is only more lenient).
+            ours, theirs = _shape(method), _shape(replaced)
+            assert [p[:2] for p in ours] == [p[:2] for p in theirs], (
+                f"moto changed the signature of {moto_class}.{name}: "
+                f"{inspect.signature(replaced)}, the fix has {inspect.signature(method)}"
+            )
+            assert all(o[2] for o, t in zip(ours, theirs, strict=True) if t[2]), (
+                f"{override.fix.__name__}.{name} makes a parameter moto treats as optional required"
+            )
+            checked.append(f"{moto_class}.{name}")
+    assert sorted(checked) == [
+        "BaseResponse._dispatch",
+        "StateTaskServiceAwsSdk._normalise_parameters",
+        "StateTaskServiceAwsSdk._normalise_response",
+        "StateTaskServiceEcs._build_sync_resolver",
+        "StateTaskServiceEcs._eval_integration_pattern",
+        "StateTaskServiceEcs._eval_service_task",
+        "StateTaskServiceEcs._from_error",
+        "StateTaskServiceEcs._normalise_parameters",
+        "StateTaskServiceEcs._normalise_response",
+        "Timeout._eval_body",
+    ]
+
+
+# In a fresh interpreter: this one may hold a bare install() from another test module, and
+# the fixes are undone only when the last install is released.
+UNDO = r"""
+import json
+from jobctl.local.moto import fixes, install, installed
+from jobctl.local.moto.hook import MISSING
+
+plan = fixes().patches
+label = [f"{getattr(p.owner, '__name__', p.owner)}.{p.name}" for p in plan]
+def now(p):
+    return vars(p.owner).get(p.name, MISSING)
+def not_(check):
+    return [name for name, p in zip(label, plan) if not check(p)]
+before = {id(p): now(p) for p in plan}
+report = {"patched": sorted(label), "installed_before": installed()}
+report["already_fixed"] = not_(lambda p: before[id(p)] is not p.value)
+with install() as ecs:
+    report["not_applied"] = not_(lambda p: now(p) is p.value)
+    with install() as inner:
+        report["same_double"] = inner is ecs
+    report["undone_by_inner_exit"] = not_(lambda p: now(p) is p.value)
+report["not_restored"] = not_(lambda p: now(p) is before[id(p)])
+report["installed_after"] = installed()
+with install():
+    report["not_reapplied"] = not_(lambda p: now(p) is p.value)
+report["not_restored_again"] = not_(lambda p: now(p) is before[id(p)])
+print(json.dumps(report))
+"""
+
+
+SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service"
+
+
+def test_leaving_the_last_install_restores_every_original_attribute() -> None:
+    report = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", UNDO], check=True, capture_output=True, text=True
+        ).stdout
     )
-    assert (
-        sdk.StateTaskServiceAwsSdk._normalise_parameters
-        is ecs.StateTaskServiceEcs._normalise_parameters
-    )
+    assert report == {
+        "patched": [
+            "BaseResponse._dispatch",
+            "NetworkInterface.private_dns_name",
+            "Timeout._eval_body",
+            "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl.time",
+            f"{SERVICE}.state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK",
+            f"{SERVICE}.state_task_service_factory.StateTaskServiceAwsSdk",
+            f"{SERVICE}.state_task_service_factory.StateTaskServiceEcs",
+            "moto.stepfunctions.parser.asl.jsonata.jsonata._eval_jsonata",
+        ],
+        "installed_before": False,
+        "already_fixed": [],
+        "not_applied": [],
+        "same_double": True,
+        "undone_by_inner_exit": [],
+        "not_restored": [],
+        "installed_after": False,
+        "not_reapplied": [],
+        "not_restored_again": [],
+    }

@@ -1,4 +1,4 @@
-"""moto_runtime fix 9: concurrent requests no longer corrupt moto's backends.
+"""jobctl.local.moto fix 9 (dispatch): concurrent requests no longer corrupt moto's backends.
 
 Without it, DynamoDB's TransactWriteItems (the state machines' claim step) deep-copies a
 table while another thread writes to it and fails with "dictionary changed size during
@@ -13,15 +13,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from jobctl.local import moto_runtime
+from jobctl.local.moto import install
 from tests.support.aws import offline_aws
 
 
 def test_concurrent_transactions_and_writes_all_succeed(monkeypatch: pytest.MonkeyPatch) -> None:
     offline_aws(monkeypatch, "us-east-1")
-    moto_runtime.install()
     errors: list[str] = []
-    with mock_aws():
+    with install(), mock_aws():
         boto3.client("dynamodb").create_table(
             TableName="t",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],

@@ -15,7 +15,6 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.alerts import blueprint
 from chalicelib.alerts.blocks import render
 from chalicelib.alerts.message import parse_alert
 from chalicelib.alerts.storm import Notice
@@ -62,7 +61,7 @@ def env(monkeypatch: pytest.MonkeyPatch, slack_server: SlackServer) -> Iterator[
 @pytest.fixture
 def ops(env: AlertEnv) -> FakeOps:
     fake = FakeOps()
-    blueprint._services["ops"] = fake
+    env.services.ops = fake  # type: ignore[misc]
     return fake
 
 

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from chalicelib.alerts import blueprint
 from chalicelib.alerts.routing import RoutingError
 from chalicelib.alerts.webhook import DeliveryError
 from tests.support.alert_env import AlertEnv, alert_env, job_config
@@ -55,7 +54,7 @@ def test_a_failure_is_posted_as_block_kit_with_a_log_link_from_the_deployed_conf
 def test_repeated_failures_collapse_into_one_message_then_a_count_then_a_recovery(
     env: AlertEnv,
 ) -> None:
-    guard = blueprint.notifier().guard
+    guard = env.services.notifier.guard
     now = [1_000_000.0]
     guard.clock = lambda: now[0]
     results = []
@@ -109,10 +108,11 @@ def test_an_undeliverable_alert_fails_the_invocation_and_is_posted_on_redelivery
 def test_a_revoked_webhook_fails_at_once_and_the_webhook_map_is_read_again(
     env: AlertEnv,
 ) -> None:
-    secrets = blueprint._secrets()
-    reads = []
-    fetch = secrets._fetch
-    secrets._fetch = lambda ref: reads.append(ref) or fetch(ref)  # type: ignore[method-assign]
+    reads: list[str] = []
+    # Every read of the webhook map that reaches Secrets Manager (not the cache).
+    env.services.factory.client("secretsmanager").meta.events.register(
+        "before-call.secrets-manager.GetSecretValue", lambda **_: reads.append("read")
+    )
     env.slack.script(Reply(404, "no_service"))
     with pytest.raises(DeliveryError, match="no_service"):
         env.notify(failure(1))

@@ -12,7 +12,6 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.alerts import blueprint
 from tests.support.alert_env import ACCOUNT, REGION, TABLE, AlertEnv, alert_env, job_config
 from tests.support.slack_server import SlackServer, slack_server_fixture  # noqa: F401
 
@@ -66,7 +65,7 @@ def put_run(env: AlertEnv, job: str, run_id: str, status: str, started_at: str) 
 
 
 def tick(env: AlertEnv, now: str) -> Any:
-    blueprint.watchdog().clock = lambda: datetime.fromisoformat(now).replace(tzinfo=UTC)
+    env.services.watchdog.clock = lambda: datetime.fromisoformat(now).replace(tzinfo=UTC)
     event = env.client.events.generate_cw_event(
         source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
     )
@@ -110,12 +109,12 @@ def test_without_a_topic_the_watchdog_fails_loudly_and_alerts_later(
     put_run(env, "report", "r1", "SUCCEEDED", "2026-03-01T03:00:01.000Z")
     monkeypatch.delenv("JOBCTL_ALERT_TOPIC_ARN")
     monkeypatch.delenv("JOBCTL_PREFIX", raising=False)  # nothing to derive the topic from
-    blueprint._services.pop("settings")
+    env.reread_settings()
     with pytest.raises(Exception, match="not checked: report"):
         tick(env, "2026-03-02T05:00:00")
     assert env.state("report", "WATCHDOG")["pending"] is not None, "kept for the next tick"
     monkeypatch.setenv("JOBCTL_ALERT_TOPIC_ARN", f"arn:aws:sns:{REGION}:{ACCOUNT}:lab-alerts")
-    blueprint._services.pop("settings")
+    env.reread_settings()
     assert tick(env, "2026-03-02T05:05:00") == {"republished": 1}
     assert len(published(queue)) == 1
 
@@ -127,6 +126,6 @@ def test_without_a_topic_arn_the_topic_is_derived_from_the_prefix(
     put_run(env, "report", "r1", "SUCCEEDED", "2026-03-01T03:00:01.000Z")
     monkeypatch.delenv("JOBCTL_ALERT_TOPIC_ARN")
     monkeypatch.setenv("JOBCTL_PREFIX", "lab")
-    blueprint._services.pop("settings")
+    env.reread_settings()
     tick(env, "2026-03-02T05:00:00")
     assert len(published(queue)) == 1

@@ -16,11 +16,15 @@ from chalice.app import Chalice
 from chalice.test import Client
 from moto import mock_aws
 
-from chalicelib.alerts import blueprint
+from chalicelib import services
 from chalicelib.alerts.webhook import WebhookPoster
 from chalicelib.aws.clients import AwsContext, ClientFactory
+from chalicelib.core.deployed import DeployedJob
+from chalicelib.handlers import alerts as blueprint
+from chalicelib.services import Services
 from jobctl.deploy.desired import shared_resources
-from jobctl.deploy.gateways import TableGateway
+from jobctl.deploy.gateways.table import TableGateway
+from jobctl.deploy.resources import ResourceKind
 from tests.support.aws import offline_aws
 from tests.support.slack_server import SlackServer
 
@@ -37,6 +41,11 @@ class AlertEnv:
     slack: SlackServer
     dynamodb: Any
     sleeps: list[float]
+    services: Services
+
+    def reread_settings(self) -> None:
+        """Let the next handler read the alert settings from the environment again."""
+        self.services.__dict__.pop("alert_settings", None)
 
     def item(self, job: str, sk: str) -> dict[str, Any]:
         found = self.dynamodb.get_item(
@@ -67,24 +76,29 @@ class AlertEnv:
 
 
 def job_config(job: str, **overrides: Any) -> dict[str, Any]:
-    """A job's deployed config, shaped like jobctl.deploy.desired.job_config()."""
-    config = {
+    """A job's deployed config: a `DeployedJob` as jobctl.deploy.desired.job_config() writes it."""
+    config: dict[str, Any] = {
         "job": job,
         "project": "lab",
         "environment": None,
         "schedule": "cron(0 3 * * ? *)",
+        "schedule_source": "cron(0 3 * * ? *)",
         "timezone": None,
         "enabled": True,
+        "concurrency": "forbid",
         "timeout": 3600,
-        "retries": 0,
+        "retry": {"retries": 0},
         "alerts": ["failure", "recovery"],
         "slack": None,
+        "cluster": "app",
+        "task_definition": "app-batch",
         "container": "app",
+        "trigger": "rule",
         "state_machine_arn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:lab-{job}",
         "logs": {"group": "/ecs/app", "region": REGION, "stream_prefix": "batch"},
     }
     config.update(overrides)
-    return config
+    return DeployedJob.from_data(config).to_data()
 
 
 _SESSIONS: list[boto3.session.Session] = []
@@ -120,13 +134,15 @@ def alert_env(
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    blueprint.reset()
     with mock_aws():
         context = AwsContext(ACCOUNT, REGION, "aws")
         table = next(
-            r for r in shared_resources("lab", None, context.placeholders()) if r.kind == "table"
+            r
+            for r in shared_resources("lab", None, context.placeholders())
+            if r.kind is ResourceKind.TABLE
         )
-        blueprint._services["clients"] = clients()
+        built = Services(factory=clients())
+        services.reset(built)
         TableGateway(clients(), context, "lab").create(table)
         routes = json.dumps(
             {
@@ -150,9 +166,7 @@ def alert_env(
         app.register_blueprint(blueprint.create_blueprint())
         sleeps: list[float] = []
         # Retries must not really sleep: the notifier's poster records its waits instead.
-        blueprint.notifier().poster = WebhookPoster(
-            timeout=1.0, sleep=sleeps.append, jitter=lambda: 1.0
-        )
+        built.notifier.poster = WebhookPoster(timeout=1.0, sleep=sleeps.append, jitter=lambda: 1.0)
         with Client(app) as client:
-            yield AlertEnv(client, slack, _SESSIONS[0].client("dynamodb"), sleeps)
-    blueprint.reset()
+            yield AlertEnv(client, slack, _SESSIONS[0].client("dynamodb"), sleeps, built)
+    services.reset()

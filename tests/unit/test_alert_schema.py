@@ -1,5 +1,6 @@
-"""The alert contract: the compiled state machines' messages (evaluated with JSONata), the
-watchdog's messages, the JSON Schema and the notifier's models all agree."""
+"""The alert contract: the models are its one definition; the committed JSON Schema is
+generated from them, and the compiled state machines' messages (evaluated with JSONata) and
+the watchdog's messages are exactly the models' messages."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ import jsonata
 import pytest
 from jsonschema import Draft202012Validator
 
-from chalicelib.alerts.message import Alert, MalformedAlert, parse_alert
+from chalicelib.alerts.message import (
+    SCHEMA_PATH,
+    Alert,
+    FailureContext,
+    MalformedAlert,
+    parse_alert,
+    render_json_schema,
+)
+from jobctl.compile import asl
 from jobctl.compile.compiler import CompiledJob, compile_registry
 from jobctl.registry.loader import load_registry
 from tests.support.alert_samples import watch
@@ -102,6 +111,12 @@ def test_schema_is_a_valid_draft_2020_12_schema() -> None:
     Draft202012Validator.check_schema(SCHEMA)
 
 
+def test_the_committed_schema_is_the_one_generated_from_the_model() -> None:
+    assert SCHEMA_PATH.read_text() == render_json_schema(), (
+        "alert-schema.json is stale: run python -m chalicelib.alerts.message"
+    )
+
+
 def test_every_compiled_alert_state_is_covered() -> None:
     assert len(PUBLISHED) >= 2 * len(COMPILED), "failure and recovery alerts are exercised"
     assert {m["metadata"]["additionalContext"]["event"] for _, m in PUBLISHED} == {
@@ -117,6 +132,29 @@ def test_state_machine_alert_is_valid_against_the_schema_and_the_model(
     assert errors(message) == []
     alert = parse_alert(json.dumps(message))
     assert alert.id == "run-7"
+
+
+@pytest.mark.parametrize(("label", "message"), PUBLISHED, ids=[c[0] for c in PUBLISHED])
+def test_state_machine_alert_is_exactly_the_models_message(
+    label: str, message: dict[str, Any]
+) -> None:
+    """The model's additionalContext keys in its order, nothing a consumer would default."""
+    alert = Alert.model_validate(message)
+    context = message["metadata"]["additionalContext"]
+    assert list(context) == type(alert.context).producer_keys()
+    assert alert.to_message() == message
+
+
+def test_a_field_added_to_the_model_but_not_the_compiler_fails_compilation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Wider(FailureContext):
+        region: str
+
+    monkeypatch.setattr(asl, "FailureContext", Wider)
+    item = next(i for i in COMPILED if "Alert" in i.definition["States"])
+    with pytest.raises(ValueError, match=r"no expression for \['region'\]"):
+        asl.compile_state_machine(item.job)
 
 
 @pytest.mark.parametrize(("label", "message"), PUBLISHED, ids=[c[0] for c in PUBLISHED])
@@ -159,8 +197,21 @@ def test_watchdog_messages_are_valid() -> None:
     never = watch("missed", last_success_at="", last_run_id="", last_status="")
     for message in (missed, resumed, never):
         assert errors(message) == []
-        parse_alert(json.dumps(message))
+        alert = parse_alert(json.dumps(message))
+        keys = type(alert.context).producer_keys()
+        assert list(message["metadata"]["additionalContext"]) == [*keys, "console_url"]
     assert missed["id"] != resumed["id"]
+    unwatched = watch("missed", console_url="")
+    assert "console_url" not in unwatched["metadata"]["additionalContext"], "optional: left out"
+    assert errors(unwatched) == []
+
+
+def test_schema_and_model_reject_a_run_field_on_a_watch_message() -> None:
+    message = watch("missed")
+    message["metadata"]["additionalContext"]["error"] = ""
+    assert errors(message), "the schema rejects it"
+    with pytest.raises(MalformedAlert):
+        parse_alert(json.dumps(message))
 
 
 def _valid() -> dict[str, Any]:

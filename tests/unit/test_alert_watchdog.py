@@ -40,14 +40,16 @@ class Jobs:
                 "paused": paused,
                 "last_run": "",
                 "last_status": "",
-                "config": job_config(
-                    job,
-                    project="coin",
-                    environment="production",
-                    state_machine_arn=(
-                        f"arn:aws:states:us-east-1:123456789012:stateMachine:coin-production-{job}"
-                    ),
-                    **config,
+                "config": json.dumps(
+                    job_config(
+                        job,
+                        project="coin",
+                        environment="production",
+                        state_machine_arn=(
+                            f"arn:aws:states:us-east-1:123456789012:stateMachine:coin-production-{job}"
+                        ),
+                        **config,
+                    )
                 ),
             }
         )

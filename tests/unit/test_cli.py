@@ -1,13 +1,28 @@
-"""The jobctl command line: exit codes, output streams, build --check."""
+"""The jobctl command line: exit codes, output streams, build --check, start-up imports."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from chalicelib.core.errors import JobctlError, UsageError
+from chalicelib.ops.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    OpsError,
+    TooLarge,
+    Unavailable,
+)
+from jobctl import __version__
+from jobctl.cli import authoring
 from jobctl.cli.main import main
+from jobctl.registry.diagnostics import RegistryError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,3 +142,90 @@ def test_render_prints_one_job_document(project: Path, capsys: pytest.CaptureFix
     assert document["names"]["state_machine"] == "coin-staging-ledger-sync"
     assert document["trigger"]["State"] == "DISABLED"
     assert document["state_machine"]["States"]["RunTask"]["TimeoutSeconds"] == 240
+
+
+# Importing any of these costs tenths of a second of CPU before the first line of output.
+HEAVY = (
+    *("pydantic", "pydantic_core", "rich", "boto3", "botocore", "ruamel", "moto", "chalice"),
+    *("jobctl.compile", "jobctl.registry", "jobctl.deploy", "jobctl.local"),
+)
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["--version"], ["validate", "--help"], ["run", "--help"]]
+)
+def test_help_and_version_import_nothing_heavy(argv: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "jobctl", *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and line.count("|") == 2
+    }
+    assert "jobctl.cli.main" in imported  # the probe sees the CLI's own imports
+    heavy = [n for n in imported if any(n == p or n.startswith(f"{p}.") for p in HEAVY)]
+    assert sorted(heavy) == []
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"jobctl {__version__}\n"
+
+
+def _conflict() -> JobctlError:
+    from jobctl.deploy.plan import ConflictError
+
+    return ConflictError("role coin-staging-a: not tagged\nrule coin-staging-a: not tagged")
+
+
+@pytest.mark.parametrize(
+    "error, status, lines",
+    [
+        (lambda: UsageError("bad flag"), 2, ["jobctl: bad flag"]),
+        (lambda: NotFound("no run 'x'"), 2, ["jobctl: no run 'x'"]),
+        (lambda: InvalidRequest("--param DAY: no"), 2, ["jobctl: --param DAY: no"]),
+        (lambda: Conflict("job 'a' is paused"), 1, ["jobctl: job 'a' is paused"]),
+        (lambda: Unavailable("retry later"), 1, ["jobctl: retry later"]),
+        (
+            _conflict,
+            1,
+            [
+                "jobctl: conflict:",
+                "role coin-staging-a: not tagged",
+                "rule coin-staging-a: not tagged",
+            ],
+        ),
+    ],
+)
+def test_every_jobctl_error_prints_its_lines_and_exits_with_its_status(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    error: Callable[[], JobctlError],
+    status: int,
+    lines: list[str],
+) -> None:
+    def fail(args: object, out: object) -> int:
+        raise error()
+
+    monkeypatch.setattr(authoring, "_validate", fail)
+    assert main(["validate"]) == status
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == lines and captured.out == ""
+
+
+def test_ops_errors_keep_their_http_status_and_map_to_the_cli_exit_status() -> None:
+    for cls in (OpsError, InvalidRequest, NotFound, Conflict, TooLarge, Unavailable):
+        assert issubclass(cls, JobctlError) and cls.http_status == cls.status
+        # What the ops CLI always did: bad input for a 4xx but 409, refused otherwise.
+        assert cls.exit_status == (2 if cls.status < 500 and cls.status != 409 else 1)
+    assert UsageError.exit_status == RegistryError.exit_status == 2
+    assert UsageError.http_status is None

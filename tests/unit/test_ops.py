@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from chalice.app import Request
 
+from chalicelib.core.deployed import DeployedParameter
 from chalicelib.ops.errors import InvalidRequest
 from chalicelib.ops.http import caller
 from chalicelib.ops.models import RunDetail
@@ -15,11 +15,11 @@ from chalicelib.ops.parameters import check_parameters
 from chalicelib.ops.service import parse_limit, parse_since, parse_status
 from jobctl.cli.ops import exit_code_of
 
-DECLARED: dict[str, dict[str, Any]] = {
-    "DAY": {"pattern": r"\d{4}-\d{2}-\d{2}"},
-    "LEVEL": {"enum": ["low", "high"], "default": "low"},
-    "TARGET": {"required": True},
-    "DB_PASSWORD": {},
+DECLARED = {
+    "DAY": DeployedParameter(pattern=r"\d{4}-\d{2}-\d{2}"),
+    "LEVEL": DeployedParameter(enum=["low", "high"], default="low"),
+    "TARGET": DeployedParameter(required=True),
+    "DB_PASSWORD": DeployedParameter(),
 }
 
 

@@ -1,0 +1,188 @@
+"""`jobctl validate / build / next / render`: the authoring verbs, pure functions of jobs.yaml.
+
+Exit status: 0 done, 1 `build --check` found stale or extra files, 2 invalid input
+(registry problems, an unknown job). Invariants: these verbs never read AWS; without
+`--env` they cover every declared environment; the registry, compiler and rich are imported
+by the handlers, not by `register` (see `jobctl.cli.verbs`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from difflib import get_close_matches
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chalicelib.core.errors import UsageError
+from jobctl.cli.verbs import EXIT_FAILED, EXIT_OK, Verbs, positive, registry_of
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from jobctl.registry.loader import Registry
+    from jobctl.registry.models import ResolvedJob
+
+STATEMACHINES = "statemachines"
+
+
+def register(verbs: Verbs) -> None:
+    validate = verbs.add("validate", "check jobs.yaml and summarise its jobs", _validate)
+    validate.add_argument("path", nargs="?", help="the registry (same as -f)")
+
+    build = verbs.add("build", f"write {STATEMACHINES}/*.asl.json from jobs.yaml", _build)
+    build.add_argument("--check", action="store_true", help="exit 1 if the files are stale")
+    build.add_argument("--out", default=STATEMACHINES, help="output directory")
+
+    upcoming = verbs.add("next", "print the next fire times of one or all jobs", _next)
+    upcoming.add_argument("job", nargs="?", help="job name (default: all jobs)")
+    upcoming.add_argument("-n", type=positive, default=5, help="how many (default 5)")
+    upcoming.add_argument("--after", type=_instant, help="start from this ISO time (default now)")
+
+    render = verbs.add("render", "print everything one job compiles to, as JSON", _render)
+    render.add_argument("job")
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not an ISO time, e.g. 2026-03-08T00:00:00Z"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _jobs(registry: Registry, env: str | None, name: str | None) -> list[ResolvedJob]:
+    """Jobs of one target (the given env, else the first declared), optionally one job."""
+    target = env if env is not None else registry.targets[0]
+    jobs = sorted(registry.jobs_for(target), key=lambda j: j.name)
+    if name is None:
+        return jobs
+    match = [job for job in jobs if job.name == name]
+    if not match:
+        names = [job.name for job in jobs]
+        close = get_close_matches(name, names, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else f"; jobs: {', '.join(names)}"
+        raise UsageError(f"unknown job '{name}'{hint}")
+    return match
+
+
+def _validate(args: argparse.Namespace, out: Console) -> int:
+    registry = registry_of(args, one_env=False)
+    envs = [env for env in registry.targets if env is not None]
+    for target in registry.targets:
+        out.print(_summary(registry, target))
+    where = f" in {', '.join(envs)}" if envs else ""
+    out.print(f"{registry.document.file}: valid{where}")
+    return EXIT_OK
+
+
+def _summary(registry: Registry, target: str | None) -> Table:
+    from rich.table import Table
+
+    from chalicelib.core.durations import format_duration
+
+    jobs = _jobs(registry, target, None)
+    scope = f" ({target})" if target else ""
+    table = Table(title=f"{registry.project}{scope}: {len(jobs)} jobs", title_justify="left")
+    for column in ("job", "schedule", "zone", "trigger", "concurrency", "timeout", "state"):
+        table.add_column(column)
+    for job in jobs:
+        schedule = job.schedule.expression
+        if job.schedule.converted:
+            schedule = f"{job.schedule.source} -> {schedule}"
+        table.add_row(
+            job.name,
+            schedule,
+            job.timezone,
+            "Scheduler schedule" if job.uses_scheduler else "EventBridge rule",
+            job.concurrency,
+            format_duration(job.timeout),
+            "enabled" if job.enabled else "disabled",
+        )
+    return table
+
+
+def _build(args: argparse.Namespace, out: Console) -> int:
+    from jobctl.compile.compiler import compile_files
+
+    registry = registry_of(args, one_env=False)
+    wanted = compile_files(registry, args.env)
+    directory = Path(args.out)
+    present = (
+        {path.name: path for path in directory.glob("*.asl.json")} if directory.is_dir() else {}
+    )
+    # With --env only that environment's files are ours to judge.
+    suffix = f".{args.env}.asl.json" if args.env else ".asl.json"
+    ours = {name: path for name, path in present.items() if name.endswith(suffix)}
+    stale = sorted(n for n, text in wanted.items() if n not in ours or ours[n].read_text() != text)
+    extra = sorted(n for n in ours if n not in wanted)
+    if args.check:
+        for name in stale:
+            print(f"{directory / name}: stale or missing", file=sys.stderr)
+        for name in extra:
+            print(f"{directory / name}: no longer produced by jobs.yaml", file=sys.stderr)
+        if stale or extra:
+            print("run `jobctl build` and commit the result", file=sys.stderr)
+            return EXIT_FAILED
+        out.print(f"{directory}/: up to date ({len(wanted)} files)")
+        return EXIT_OK
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in stale:
+        (directory / name).write_text(wanted[name], encoding="utf-8")
+    for name in extra:
+        ours[name].unlink()
+    out.print(
+        f"{directory}/: {len(stale)} written, {len(extra)} removed, "
+        f"{len(wanted) - len(stale)} unchanged"
+    )
+    return EXIT_OK
+
+
+def _next(args: argparse.Namespace, out: Console) -> int:
+    from zoneinfo import ZoneInfo
+
+    from rich.table import Table
+
+    from jobctl.registry.schedule import next_fire_times
+
+    registry = registry_of(args, one_env=False)
+    after = args.after or datetime.now(UTC)
+    for job in _jobs(registry, args.env, args.job):
+        zone = ZoneInfo(job.timezone)
+        table = Table(title=f"{job.name}: {job.schedule.expression} ({job.timezone})")
+        table.add_column("#", justify="right")
+        table.add_column("UTC")
+        if job.timezone != "UTC":
+            table.add_column(job.timezone)
+        times = next_fire_times(job.schedule, after, args.n, zone)
+        for index, when in enumerate(times, 1):
+            row = [str(index), when.strftime("%Y-%m-%d %H:%M %a")]
+            if job.timezone != "UTC":
+                row.append(when.astimezone(zone).strftime("%Y-%m-%d %H:%M %a %Z"))
+            table.add_row(*row)
+        out.print(table)
+        if job.schedule.kind == "rate":
+            out.print("  rate() counts from when the trigger is created; times are indicative")
+        if not times:
+            out.print("  no fire times left: the expression matches nothing after this time")
+        if not job.enabled:
+            out.print("  disabled: the trigger will not fire these")
+    return EXIT_OK
+
+
+def _render(args: argparse.Namespace, out: Console) -> int:
+    from jobctl.compile.asl import render_json
+    from jobctl.compile.compiler import CompiledJob, compile_job
+
+    registry = registry_of(args, one_env=False)
+    documents: list[CompiledJob] = []
+    targets = [args.env] if args.env else list(registry.targets)
+    for target in targets:
+        documents.extend(compile_job(job) for job in _jobs(registry, target, args.job))
+    payload = [item.to_document() for item in documents]
+    sys.stdout.write(render_json(payload[0] if len(payload) == 1 else payload))
+    return EXIT_OK

@@ -1,0 +1,155 @@
+"""IAM roles under the /jobctl/ path, each with one inline policy: job roles and the trigger role.
+
+Spec: `{"path", "trust": policy document, "policy": the inline policy document | None}`.
+A job's role (`<prefix>-<job>-sfn`, what its state machine runs as) is discovered for
+prune; the environment's shared trigger role (what EventBridge and Scheduler assume) is
+found by name only and deleted only by destroy. Invariants: the inline policy is always
+named `jobctl`; documents are compared decoded (IAM returns them URL-encoded).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Iterable
+from typing import Any, Literal, Protocol, cast
+
+import botocore.exceptions
+
+from chalicelib.aws.clients import error_code
+from chalicelib.core.arns import ROLE_PATH
+from jobctl.deploy.gateways.base import Gateway, Page, read_or_none, sync_tags
+from jobctl.deploy.resources import Resource, ResourceKind, tag_dict, tag_list
+
+INLINE_POLICY = "jobctl"
+
+
+class RolePages(Protocol):
+    def paginate(self, *, PathPrefix: str) -> Iterable[Page]: ...
+
+
+class IamRoles(Protocol):
+    """The IAM calls the role gateways make."""
+
+    def get_paginator(self, operation_name: Literal["list_roles"]) -> RolePages: ...
+
+    def get_role(self, *, RoleName: str) -> dict[str, Any]: ...
+
+    def get_role_policy(self, *, RoleName: str, PolicyName: str) -> dict[str, Any]: ...
+
+    def create_role(
+        self,
+        *,
+        RoleName: str,
+        Path: str,
+        AssumeRolePolicyDocument: str,
+        Description: str,
+        Tags: list[dict[str, str]],
+    ) -> object: ...
+
+    def put_role_policy(self, *, RoleName: str, PolicyName: str, PolicyDocument: str) -> object: ...
+
+    def update_assume_role_policy(self, *, RoleName: str, PolicyDocument: str) -> object: ...
+
+    def tag_role(self, *, RoleName: str, Tags: list[dict[str, str]]) -> object: ...
+
+    def untag_role(self, *, RoleName: str, TagKeys: list[str]) -> object: ...
+
+    def delete_role_policy(self, *, RoleName: str, PolicyName: str) -> object: ...
+
+    def delete_role(self, *, RoleName: str) -> object: ...
+
+
+def _policy(document: Any) -> Any:
+    """IAM returns policy documents URL-encoded (or already decoded by some SDKs)."""
+    if isinstance(document, str):
+        return json.loads(urllib.parse.unquote(document))
+    return document
+
+
+class RoleGateway(Gateway):
+    """Reads and writes one role and its inline policy; the subclasses say which roles."""
+
+    @property
+    def client(self) -> IamRoles:
+        return cast(IamRoles, self.factory.client("iam"))
+
+    def read(self, name: str) -> Resource | None:
+        found = read_or_none(lambda: self.client.get_role(RoleName=name))
+        if found is None:
+            return None
+        role = found["Role"]
+        inline = read_or_none(
+            lambda: self.client.get_role_policy(RoleName=name, PolicyName=INLINE_POLICY)
+        )
+        spec = {
+            "path": role["Path"],
+            "trust": _policy(role["AssumeRolePolicyDocument"]),
+            "policy": _policy(inline["PolicyDocument"]) if inline else None,
+        }
+        return Resource(self.kind, name, spec, tag_dict(role.get("Tags", [])), arn=role["Arn"])
+
+    def create(self, resource: Resource) -> None:
+        try:
+            self.client.create_role(
+                RoleName=resource.name,
+                Path=resource.spec["path"],
+                AssumeRolePolicyDocument=json.dumps(resource.spec["trust"]),
+                Description="managed by jobctl",
+                Tags=tag_list(resource.tags),
+            )
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) != "EntityAlreadyExists":
+                raise
+        self._put_policy(resource)
+
+    def _put_policy(self, resource: Resource) -> None:
+        self.client.put_role_policy(
+            RoleName=resource.name,
+            PolicyName=INLINE_POLICY,
+            PolicyDocument=json.dumps(resource.spec["policy"]),
+        )
+
+    def update(self, old: Resource, new: Resource) -> None:
+        if old.spec["trust"] != new.spec["trust"]:
+            self.client.update_assume_role_policy(
+                RoleName=new.name, PolicyDocument=json.dumps(new.spec["trust"])
+            )
+        if old.spec["policy"] != new.spec["policy"]:
+            self._put_policy(new)
+        sync_tags(
+            old,
+            new,
+            lambda tags: self.client.tag_role(RoleName=new.name, Tags=tag_list(tags)),
+            lambda keys: self.client.untag_role(RoleName=new.name, TagKeys=keys),
+        )
+
+    def delete(self, resource: Resource) -> None:
+        read_or_none(
+            lambda: self.client.delete_role_policy(RoleName=resource.name, PolicyName=INLINE_POLICY)
+        )
+        read_or_none(lambda: self.client.delete_role(RoleName=resource.name))
+
+
+class JobRoleGateway(RoleGateway):
+    """A job's execution role: what its state machine runs as."""
+
+    kind = ResourceKind.JOB_ROLE
+
+    def discover(self) -> list[str]:
+        names = []
+        for page in self.client.get_paginator("list_roles").paginate(PathPrefix=ROLE_PATH):
+            names += [
+                r["RoleName"]
+                for r in page["Roles"]
+                # Job roles only: the shared trigger role has the same prefix.
+                if r["RoleName"].startswith(f"{self.prefix}-") and r["RoleName"].endswith("-sfn")
+            ]
+        return names
+
+
+class TriggerRoleGateway(RoleGateway):
+    """The environment's role for EventBridge rules and Scheduler schedules."""
+
+    kind = ResourceKind.TRIGGER_ROLE
+    # discover() lists nothing: the role is shared, found by name, deleted only by destroy.
