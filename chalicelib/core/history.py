@@ -228,6 +228,8 @@ TERMINAL: Final = (
     RunStatus.SKIPPED,
 )
 STATUSES: Final = (RunStatus.RUNNING, *TERMINAL)
+# A run that failed: what alerts, and what a later success recovers from.
+FAILED_STATUSES: Final = (RunStatus.FAILED, RunStatus.TIMED_OUT)
 # The statuses a Step Functions execution ends in (see the module docstring on SKIPPED).
 EXECUTION_ENDED: Final = frozenset(TERMINAL) - {RunStatus.SKIPPED}
 

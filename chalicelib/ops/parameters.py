@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from chalicelib.core.deployed import DeployedParameter
 from chalicelib.ops.errors import InvalidRequest
+
+if TYPE_CHECKING:  # `jobctl validate` reads RESERVED_PARAMETER and needs no pydantic model
+    from chalicelib.core.deployed import DeployedParameter
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 # Names the platform sets: jobs.yaml may not declare them, nor may a run pass them.

@@ -32,6 +32,7 @@ from chalicelib.alerts.message import FailureContext, RecoveryContext, RunContex
 from chalicelib.core import history as schema
 from chalicelib.core.history import (
     CAUSE_LIMIT,
+    FAILED_STATUSES,
     DEDUPE_PREFIX,
     META,
     PK,
@@ -650,7 +651,11 @@ class _Builder:
             "Type": "Choice",
             "Choices": [
                 {
-                    "Condition": _expr("$previous_status in ['FAILED', 'TIMED_OUT']"),
+                    "Condition": _expr(
+                        "$previous_status in ["
+                        + ", ".join(f"'{status}'" for status in FAILED_STATUSES)
+                        + "]"
+                    ),
                     "Next": "NotifyRecovery",
                 }
             ],

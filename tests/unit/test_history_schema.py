@@ -274,3 +274,15 @@ def test_the_stores_queries_use_the_deployed_indexes_on_their_key_attributes() -
         )
         assert attributes == set(table.spec["indexes"][index][: len(attributes)]), request
     assert used == set(table.spec["indexes"])
+
+
+def test_the_alert_contract_spells_the_failed_statuses_the_core_defines() -> None:
+    from typing import get_args
+
+    from chalicelib.alerts.message import FailureContext, RunContext
+    from chalicelib.core.history import FAILED_STATUSES, RunStatus
+
+    failure = FailureContext.model_fields["status"].annotation
+    run = RunContext.model_fields["status"].annotation
+    assert set(get_args(failure)) == set(FAILED_STATUSES)
+    assert set(get_args(run)) == {*FAILED_STATUSES, RunStatus.SUCCEEDED}
