@@ -5,14 +5,20 @@ load+validate and for compile (what `jobctl build` does: every state machine ren
 to its file text) at each size, and the
 10k/1k ratios: linear growth gives ~10. Each figure is the best of `--repeat` runs, since
 the machines are shared and noisy.
+
+It also times validation of the same registries with two problems in every job (an invalid
+schedule and a secret in environment): reporting N problems must stay linear too (it was
+quadratic: 10,000 such jobs took 177 s, issue 12 point 4).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import time
 
 from jobctl.compile.compiler import compile_files
+from jobctl.registry.diagnostics import RegistryError
 from jobctl.registry.loader import parse_registry
 
 HEADER = """\
@@ -46,6 +52,21 @@ def registry_text(count: int) -> str:
     return "".join(parts)
 
 
+def invalid_registry_text(count: int) -> str:
+    """`registry_text(count)` with two problems in every job."""
+    text = re.sub(r"    schedule: .*\n", "    schedule: cron(0 24 * * ? *)\n", registry_text(count))
+    return text.replace("    schedule:", "    environment: {DB_PASSWORD: x}\n    schedule:")
+
+
+def validate_invalid(text: str) -> int:
+    """How many problems validating `text` reports (it must report some)."""
+    try:
+        parse_registry(text, "bench.yaml")
+    except RegistryError as exc:
+        return len(exc.diagnostics)
+    raise AssertionError("the invalid registry validated")
+
+
 def best_of(repeat: int, action) -> tuple[float, object]:
     best, result = float("inf"), None
     for _ in range(repeat):
@@ -63,6 +84,13 @@ def measure(count: int, repeat: int) -> tuple[float, float]:
     return load_s, compile_s
 
 
+def measure_invalid(count: int, repeat: int) -> float:
+    text = invalid_registry_text(count)
+    seconds, problems = best_of(repeat, lambda: validate_invalid(text))
+    assert problems == 2 * count, problems
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3)
@@ -75,6 +103,12 @@ def main() -> None:
     print(
         f"ratio 10k/1k: load+validate {l10 / l1:.1f}x, compile {c10 / c1:.1f}x, "
         f"total {(l10 + c10) / (l1 + c1):.1f}x (linear = 10x)"
+    )
+    invalid = {count: measure_invalid(count, args.repeat) for count in (1000, 10000)}
+    for count, seconds in invalid.items():
+        print(f"{count:>6}  validate with 2 problems per job: {seconds:.3f} s")
+    print(
+        f"ratio 10k/1k: validate with problems {invalid[10000] / invalid[1000]:.1f}x (linear = 10x)"
     )
 
 

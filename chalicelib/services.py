@@ -85,7 +85,11 @@ class Services:
 
         factory = self.factory
         return HistoryService(
-            self.store, lambda: factory.client("stepfunctions"), self._setting("JOBCTL_PREFIX")
+            self.store,
+            lambda: factory.client("stepfunctions"),
+            self._setting("JOBCTL_PREFIX"),
+            # The recorder trusts only this function's own account and region.
+            factory.context,
         )
 
     # ------------------------------------------------------------------ alerts

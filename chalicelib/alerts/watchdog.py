@@ -4,8 +4,8 @@ had one alerts once, and once more when it succeeds again.
 For each deployed job (its META item): the reference is the start of its latest successful
 run (or, for a job that never succeeded, when the watchdog first saw it); the job is
 overdue when `now` passes the next fire time after the reference plus a grace period:
-`JOBCTL_WATCHDOG_GRACE` (default 15 min) + the job's worst-case run time (`timeout` x
-(`retries` + 1)). Schedule-aware, so a weekday-only job is not "missed" on Sunday.
+`JOBCTL_WATCHDOG_GRACE` (default 15 min) + the job's worst-case run time (every attempt
+timing out plus every retry wait, `chalicelib.core.runtime`). Schedule-aware, so a weekday-only job is not "missed" on Sunday.
 Disabled (`enabled: false`) and paused jobs expect no runs and are not checked.
 
 State: `JOB#<job>`/`WATCHDOG` (`state.StateStore`): whether the job is in a missed

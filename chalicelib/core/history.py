@@ -13,6 +13,14 @@ holds every item jobctl keeps; key attributes `pk` (partition) and `sk` (sort):
     JOB#<job>      ALERT                 the alert storm guard's state (`alerts.storm`)
     JOB#<job>      WATCHDOG              the missed-run watchdog's state (`alerts.watchdog`)
     SLACK#REQUEST  SIG#<signature>       a Slack request already handled (replay guard); TTL
+    SLACK#CLICK    CLICK#<digest>        a Re-run button clicked (one re-run per button of a
+                                         message: its run once started); TTL
+    API#TOKENS     KEY                   the key pagination tokens are signed with (created
+                                         on first use; deleting it voids every token)
+    DEPLOY         LOCK                  the deploy lock: who holds it, until when (a lease
+                                         taken by a conditional write; `jobctl.deploy.lock`)
+    DEPLOY         REVISION              the registry revision last applied (git commit,
+                                         jobs.yaml digest, a sequence that only grows)
 
 Writers: the state machines (`jobctl.compile.asl` emits these formats as JSONata text built
 from the constants here), the recorder and API (`chalicelib.history.store`), the alert state
@@ -56,6 +64,13 @@ ALERT: Final = "ALERT"
 WATCHDOG: Final = "WATCHDOG"
 SLACK_REQUESTS: Final = "SLACK#REQUEST"
 SIGNATURE_PREFIX: Final = "SIG#"
+SLACK_CLICKS: Final = "SLACK#CLICK"
+CLICK_PREFIX: Final = "CLICK#"
+TOKENS: Final = "API#TOKENS"
+TOKEN_KEY: Final = "KEY"
+DEPLOY: Final = "DEPLOY"
+DEPLOY_LOCK: Final = "LOCK"
+DEPLOY_REVISION: Final = "REVISION"
 # A scheduled run's dedupe marker names its minute: the first 16 characters of the ISO 8601
 # `scheduled_time` (`2024-05-01T03:00`), so two deliveries of one schedule tick collide.
 SCHEDULED_MINUTE_CHARS: Final = 16
@@ -111,6 +126,26 @@ def state_key(job: str, kind: str) -> dict[str, dict[str, str]]:
 
 def signature_key(signature: str) -> dict[str, dict[str, str]]:
     return key(SLACK_REQUESTS, signature_sk(signature))
+
+
+def click_key(digest: str) -> dict[str, dict[str, str]]:
+    """A Re-run button click: `digest` names the message's button (`alerts.slack_actions`)."""
+    return key(SLACK_CLICKS, CLICK_PREFIX + digest)
+
+
+def token_key() -> dict[str, dict[str, str]]:
+    """The item holding the pagination tokens' signing key (`history.tokens`)."""
+    return key(TOKENS, TOKEN_KEY)
+
+
+def deploy_lock_key() -> dict[str, dict[str, str]]:
+    """The environment's deploy lock (`jobctl.deploy.lock`); in no index."""
+    return key(DEPLOY, DEPLOY_LOCK)
+
+
+def deploy_revision_key() -> dict[str, dict[str, str]]:
+    """The registry revision last applied to the environment (`jobctl.deploy.lock`)."""
+    return key(DEPLOY, DEPLOY_REVISION)
 
 
 def job_time(started_at: str, run_id: str) -> str:
@@ -204,6 +239,9 @@ META_ATTRIBUTES: Final = frozenset(
 DEDUPE_ATTRIBUTES: Final = frozenset({*KEY, RUN_ID, TTL})
 STATE_ATTRIBUTES: Final = frozenset({*KEY, "state", "version", "updated_at"})
 SIGNATURE_ATTRIBUTES: Final = frozenset({*KEY, TTL})
+# Not `run_id`: a click is in no index (`by_run` holds runs and their dedupe markers only).
+CLICK_ATTRIBUTES: Final = frozenset({*KEY, TTL, "rerun_id", "slack_user", "claimed_at"})
+TOKEN_KEY_ATTRIBUTES: Final = frozenset({*KEY, "secret", "created_at"})
 
 
 # ---------------------------------------------------------------- run statuses

@@ -24,6 +24,10 @@ TAG_ENV = "jobctl:env"
 TAG_JOB = "jobctl:job"
 
 
+# A job's execution role is `<prefix>-<job>` plus this (deploy finds its roles by it).
+JOB_ROLE_SUFFIX = "-sfn"
+
+
 def prefix(project: str, env: str | None) -> str:
     return f"{project}-{env}" if env else project
 
@@ -71,7 +75,7 @@ def job_names(project: str, env: str | None, job: str) -> JobNames:
         rule=base,
         schedule=base,
         schedule_group=prefix(project, env),
-        role=f"{base}-sfn",
+        role=f"{base}{JOB_ROLE_SUFFIX}",
     )
 
 

@@ -3,7 +3,11 @@
 Keys, indexes and statuses are the table schema's (`chalicelib.core.history`): a run is
 `JOB#<job>`/`RUN#<run id>`, the job `JOB#<job>`/`META`. Lists use the `by_job` index (`job`,
 `job_time`) and the `by_status` index (`status`, `status_time`): key lookups, newest first,
-never scans. Items are converted by `chalicelib.history.items` (boto3's serializer; numbers
+never scans. A listing's `next_token` is sealed by `chalicelib.history.tokens` (signed,
+bounded, bound to the listing: index, job or status, status filter and the `since` window
+as the caller named it) and keeps the `since` instant of its first page, so a window like
+`24h` does not move under a listing being paged; a token is signed only when read, so a
+caller that never pages never loads the signing key. Items are converted by `chalicelib.history.items` (boto3's serializer; numbers
 come back as int, or float when fractional).
 Invariants: writes are monotonic (a record leaves RUNNING once and a terminal record never
 changes) and idempotent (writing the same terminal state twice is a no-op).
@@ -11,9 +15,10 @@ changes) and idempotent (writing the same terminal state twice is a no-op).
 
 from __future__ import annotations
 
-import base64
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -43,39 +48,10 @@ from chalicelib.core.history import (
 from chalicelib.history.items import item as typed
 from chalicelib.history.items import plain
 from chalicelib.history.links import with_links
+from chalicelib.history.tokens import BadToken, TableKey, Tokens
 
-
-class BadToken(ValueError):
-    """A pagination token this store did not issue (or that was altered)."""
-
-
-def encode_token(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
-
-
-def decode_token(token: str | None) -> dict[str, Any] | None:
-    if not token:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
-    except (ValueError, UnicodeError):
-        raise BadToken("next_token is not a token this API issued") from None
-    if not _is_key(key):
-        raise BadToken("next_token is not a token this API issued")
-    return dict(key)
-
-
-def _is_key(key: object) -> bool:
-    """A DynamoDB start key as this store writes them: string attributes, pk and sk among them."""
-    return (
-        isinstance(key, dict)
-        and PK in key
-        and SK in key
-        and all(
-            isinstance(name, str) and isinstance(value, dict) and set(value) == {"S"}
-            for name, value in key.items()
-        )
-    )
+RECENT = "recent"  # the merged listing of every status (not an index of its own)
+_MAX_KEY_VALUE = 1024  # longer than any key attribute this store writes
 
 
 def _start_key(item: dict[str, Any], index: str) -> dict[str, Any]:
@@ -84,16 +60,56 @@ def _start_key(item: dict[str, Any], index: str) -> dict[str, Any]:
     return {name: {"S": item[name]} for name in (*KEY, *INDEXES[index])}
 
 
+def _listing(kind: str, partition: str, status: str | None, window: str | None) -> str:
+    """The name a listing's tokens are bound to."""
+    return json.dumps([kind, partition, status or "", window or ""], separators=(",", ":"))
+
+
+def _sealed_key(key: dict[str, Any]) -> dict[str, str]:
+    """A start key (DynamoDB's typed strings) as a token carries it: plain strings."""
+    return {name: value["S"] for name, value in key.items()}
+
+
+def _opened_key(value: object, index: str) -> dict[str, Any]:
+    """A start key from a token's state: exactly the table's and `index`'s key attributes,
+    non-empty strings (a signed token always is; checked anyway, as DynamoDB would 500)."""
+    names = {*KEY, *INDEXES[index]}
+    if (
+        not isinstance(value, dict)
+        or set(value) != names
+        or not all(isinstance(v, str) and 0 < len(v) <= _MAX_KEY_VALUE for v in value.values())
+    ):
+        raise BadToken("next_token does not hold a position in this listing")
+    return {name: {"S": text} for name, text in value.items()}
+
+
+def _opened_since(state: dict[str, Any]) -> str | None:
+    since = state.get("since")
+    if since is not None and not (isinstance(since, str) and len(since) <= 40):
+        raise BadToken("next_token does not hold a since of this listing")
+    return since
+
+
 @dataclass(frozen=True)
 class Page:
     items: list[dict[str, Any]]
-    next_token: str | None
+    # What the next page resumes from (None: this is the last page), sealed on demand.
+    resume: dict[str, Any] | None = None
+    seal: Callable[[dict[str, Any]], str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def next_token(self) -> str | None:
+        """The next page's token (signed when read); None on the last page."""
+        if self.resume is None or self.seal is None:
+            return None
+        return self.seal(self.resume)
 
 
 class RunStore:
-    def __init__(self, dynamodb: Any, table: str) -> None:
+    def __init__(self, dynamodb: Any, table: str, tokens: Tokens | None = None) -> None:
         self.dynamodb = dynamodb
         self.table = table
+        self.tokens = tokens or Tokens(TableKey(dynamodb, table))
 
     @staticmethod
     def run_key(job: str, run_id: str) -> dict[str, Any]:
@@ -132,20 +148,19 @@ class RunStore:
         text: each reader parses it with `DeployedJob.from_json`, so one unreadable item
         fails only that job."""
         jobs: list[dict[str, Any]] = []
-        token: str | None = None
+        start: dict[str, Any] | None = None
         while True:
-            page = self._query(
+            items, start = self._query(
                 JOBS,
                 "#entity = :job",
                 {":job": {"S": JOB_ENTITY}},
                 limit=100,
-                next_token=token,
+                start=start,
                 names={"#entity": ENTITY},
                 forward=True,
             )
-            jobs.extend(item for item in page.items if item.get("config"))
-            token = page.next_token
-            if token is None:
+            jobs.extend(item for item in items if item.get("config"))
+            if start is None:
                 return jobs
 
     def find(self, run_id: str) -> dict[str, Any] | None:
@@ -192,34 +207,52 @@ class RunStore:
         next_token: str | None = None,
         since: str | None = None,
         status: str | None = None,
+        window: str | None = None,
     ) -> Page:
+        """`window` is how the caller named `since` (`24h`), bound into the tokens; by
+        default `since` itself. So are the job and the status filter."""
+        listing = _listing(BY_JOB, job, status, since if window is None else window)
+        state = self.tokens.open(next_token, listing)
+        start = None
+        if state is not None:
+            since, start = _opened_since(state), _opened_key(state.get("key"), BY_JOB)
         condition = f"{JOB} = :job"
         values: dict[str, Any] = {":job": {"S": job}}
         if since:
             condition += f" AND {JOB_TIME} >= :since"
             values[":since"] = {"S": since}
-        return self._query(BY_JOB, condition, values, limit, next_token, status=status)
+        items, last = self._query(BY_JOB, condition, values, limit, start, status=status)
+        return self._page(items, listing, since, last)
+
+    def _page(
+        self, items: list[dict[str, Any]], listing: str, since: str | None, last: Any
+    ) -> Page:
+        resume = None if last is None else {"since": since, "key": _sealed_key(last)}
+        return Page(items, resume, partial(self.tokens.seal, listing))
 
     def recent(
-        self, *, limit: int = 20, next_token: str | None = None, since: str | None = None
+        self,
+        *,
+        limit: int = 20,
+        next_token: str | None = None,
+        since: str | None = None,
+        window: str | None = None,
     ) -> Page:
         """Runs of every job and status, newest first: one `by_status` query per status,
         merged. The token carries each status's own position (None once it is exhausted)."""
-        cursors = _decode_cursors(next_token)
+        listing = _listing(RECENT, "", None, since if window is None else window)
+        state = self.tokens.open(next_token, listing)
+        cursors: dict[str, dict[str, Any] | None] = {}
+        if state is not None:
+            since, cursors = _opened_since(state), _opened_cursors(state.get("cursors"))
         candidates: list[tuple[str, dict[str, Any]]] = []
         more: dict[str, bool] = {}
         for status in STATUSES:
             if status in cursors and cursors[status] is None:
                 continue
-            start = cursors.get(status)
-            page = self.by_status(
-                status,
-                limit=limit,
-                since=since,
-                next_token=encode_token(start) if start else None,
-            )
-            more[status] = page.next_token is not None
-            candidates.extend((status, item) for item in page.items)
+            items, last = self._status_query(status, limit, cursors.get(status), since)
+            more[status] = last is not None
+            candidates.extend((status, item) for item in items)
         candidates.sort(key=lambda pair: pair[1]["status_time"], reverse=True)
         taken = candidates[:limit]
         following = dict(cursors)
@@ -234,8 +267,11 @@ class RunStore:
             if not left and not more.get(status, False):
                 following[status] = None
         done = all(following.get(status, "x") is None for status in STATUSES)
-        token = None if done else encode_token({"cursors": following})
-        return Page([item for _, item in taken], token)
+        resume = None
+        if not done:
+            sealed = {s: None if c is None else _sealed_key(c) for s, c in following.items()}
+            resume = {"since": since, "cursors": sealed}
+        return Page([item for _, item in taken], resume, partial(self.tokens.seal, listing))
 
     def by_status(
         self,
@@ -244,15 +280,25 @@ class RunStore:
         limit: int = 20,
         next_token: str | None = None,
         since: str | None = None,
+        window: str | None = None,
     ) -> Page:
+        listing = _listing(BY_STATUS, status, None, since if window is None else window)
+        state = self.tokens.open(next_token, listing)
+        start = None
+        if state is not None:
+            since, start = _opened_since(state), _opened_key(state.get("key"), BY_STATUS)
+        items, last = self._status_query(status, limit, start, since)
+        return self._page(items, listing, since, last)
+
+    def _status_query(
+        self, status: str, limit: int, start: dict[str, Any] | None, since: str | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         condition = "#status = :status"
         values: dict[str, Any] = {":status": {"S": status}}
         if since:
             condition += f" AND {STATUS_TIME} >= :since"
             values[":since"] = {"S": since}
-        return self._query(
-            BY_STATUS, condition, values, limit, next_token, names={"#status": STATUS}
-        )
+        return self._query(BY_STATUS, condition, values, limit, start, names={"#status": STATUS})
 
     def _query(
         self,
@@ -260,16 +306,17 @@ class RunStore:
         condition: str,
         values: dict[str, Any],
         limit: int,
-        next_token: str | None,
+        start: dict[str, Any] | None,
         names: dict[str, str] | None = None,
         forward: bool = False,
         status: str | None = None,
-    ) -> Page:
-        """Up to `limit` items of `index`, filtered by `status` if given.
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Up to `limit` plain items of `index` from `start`, filtered by `status` if given,
+        and the key the next page starts from (None when there is none).
 
-        A filtered page may need several reads; the token then points just after the last
+        A filtered page may need several reads; the key then points just after the last
         item returned, so no item is skipped or repeated. Reads stop after MAX_READS, and the
-        caller gets what was found with a token to go on.
+        caller gets what was found with a key to go on.
         """
         request: dict[str, Any] = {
             "TableName": self.table,
@@ -284,7 +331,6 @@ class RunStore:
             request["FilterExpression"] = "#status = :wanted"
             request["ExpressionAttributeNames"] = {**(names or {}), "#status": STATUS}
             request["ExpressionAttributeValues"][":wanted"] = {"S": status}
-        start = decode_token(next_token)
         items: list[dict[str, Any]] = []
         for _ in range(MAX_READS):
             request["Limit"] = max(limit - len(items), 1 if status is None else 25)
@@ -298,7 +344,7 @@ class RunStore:
         if len(items) > limit:
             items = items[:limit]
             start = _start_key(plain(items[-1]), index)
-        return Page([plain(item) for item in items], encode_token(start) if start else None)
+        return [plain(item) for item in items], start or None
 
     def put_running(self, job: str, run_id: str, fields: dict[str, Any]) -> bool:
         """Create the RUNNING record if there is none yet; never overwrites."""
@@ -353,15 +399,11 @@ class RunStore:
         return True
 
 
-def _decode_cursors(token: str | None) -> dict[str, dict[str, Any] | None]:
-    if not token:
-        return {}
-    try:
-        cursors = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))["cursors"]
-    except (ValueError, UnicodeError, KeyError, TypeError):
-        raise BadToken("next_token is not a token this API issued") from None
-    if not isinstance(cursors, dict) or not set(cursors) <= set(STATUSES):
-        raise BadToken("next_token is not a token this API issued")
-    if not all(cursor is None or _is_key(cursor) for cursor in cursors.values()):
-        raise BadToken("next_token is not a token this API issued")
-    return cursors
+def _opened_cursors(value: object) -> dict[str, dict[str, Any] | None]:
+    """The merged listing's per-status positions from a token's state."""
+    if not isinstance(value, dict) or not set(value) <= set(STATUSES):
+        raise BadToken("next_token does not hold positions of this listing")
+    return {
+        status: None if cursor is None else _opened_key(cursor, BY_STATUS)
+        for status, cursor in value.items()
+    }

@@ -32,6 +32,13 @@ class InvalidRequest(OpsError):
     code, exit_status = "BadRequest", 2
 
 
+class Unauthorized(OpsError):
+    """The request names no caller (no SigV4 identity): nothing is done on its behalf."""
+
+    status = http_status = 401
+    code, exit_status = "Unauthorized", 2
+
+
 class NotFound(OpsError):
     status = http_status = 404
     code, exit_status = "NotFound", 2

@@ -1,7 +1,9 @@
 """The operator API's request and response shapes (the CLI prints the same models).
 
 Requests are strict (`extra="forbid"`, strings only where AWS wants strings) so a typo in a
-field is an error, not a silently ignored option. Responses are what AWS holds, converted
+field is an error, not a silently ignored option; a `reason` holds no character a terminal
+would interpret (`chalicelib.core.text.UNSAFE`: ESC, C0/C1 controls, bidi overrides), since
+other operators read it in `jobctl show`; nor does a manual run's parameter value. Responses are what AWS holds, converted
 once here: stored JSON strings become objects, empty strings become null.
 """
 
@@ -10,9 +12,29 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+from chalicelib.core.text import unsafe_character
+
+
+def _printable(text: str) -> str:
+    found = unsafe_character(text)
+    if found is not None:
+        raise ValueError(
+            f"contains the control character {found} (escape sequences, C1 controls and "
+            "bidirectional overrides are refused)"
+        )
+    return text
+
+
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    AfterValidator(_printable),
+]
+# A parameter value is shown by `jobctl show` too. `parameters.check_parameters` checks the
+# rest (length, enum, pattern) and re-checks the values of a re-run, which skip this model.
+ParameterValue = Annotated[str, AfterValidator(_printable)]
 
 
 class Request(BaseModel):
@@ -20,7 +42,7 @@ class Request(BaseModel):
 
 
 class ManualRunRequest(Request):
-    parameters: dict[str, str] = Field(default_factory=dict, max_length=50)
+    parameters: dict[str, ParameterValue] = Field(default_factory=dict, max_length=50)
     reason: Reason
 
 
@@ -80,7 +102,13 @@ class RunSummary(Response):
     job: str
     status: str
     trigger: str | None = None
-    triggered_by: str | None = None
+    # Claimed by whoever started the execution (the API: the caller API Gateway verified);
+    # Step Functions does not say who called StartExecution. CloudTrail is the audit record.
+    triggered_by: str | None = Field(
+        default=None,
+        description="Who the starter of the run says asked for it; not verified for runs "
+        "started by a direct StartExecution (see CloudTrail for who called it).",
+    )
     scheduled_time: str | None = None
     started_at: str | None = None
     ended_at: str | None = None

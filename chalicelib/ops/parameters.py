@@ -4,7 +4,8 @@ A parameter reaches the container as one environment variable (ECS exec-form ove
 filtered again by the state machine to declared names). Invariants: a name the job does
 not declare, a reserved name (AWS_*, ECS_*, LD_*) or the name of one of the task's secrets
 is refused even if a stale deploy declared it; values are strings of bounded size with no
-control characters; a value must match its `enum` or fully match its `pattern`.
+control characters; a value must match its `enum` or fully match its `pattern`, matched by
+RE2 (`chalicelib.core.patterns`: linear time, ASCII `\\d`) so no value can pin the Lambda.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from chalicelib.core import patterns
 from chalicelib.ops.errors import InvalidRequest
 
 if TYPE_CHECKING:  # `jobctl validate` reads RESERVED_PARAMETER and needs no pydantic model
@@ -65,5 +67,13 @@ def _check_value(name: str, value: str, spec: DeployedParameter) -> None:
             f"parameter '{name}' must be one of: {', '.join(map(str, enum))}", field=name
         )
     pattern = spec.pattern
-    if pattern is not None and re.fullmatch(pattern, value) is None:
+    try:
+        matches = pattern is None or patterns.fullmatch(pattern, value)
+    except patterns.PatternError:
+        # validate refuses such patterns; a stale or hand-edited deploy must not make it a 500.
+        raise InvalidRequest(
+            f"parameter '{name}' has a pattern this version cannot check: deploy the job again",
+            field=name,
+        ) from None
+    if not matches:
         raise InvalidRequest(f"parameter '{name}' must match the pattern {pattern}", field=name)

@@ -28,7 +28,8 @@ from chalicelib.core.durations import parse_duration
 from chalicelib.core.history import MAX_PAGE, STATUSES
 from chalicelib.core.schedule import ScheduleError, next_fire_times, parse_expression
 from chalicelib.history.links import log_stream, with_links
-from chalicelib.history.store import BadToken, RunStore
+from chalicelib.history.store import RunStore
+from chalicelib.history.tokens import BadToken
 from chalicelib.ops.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from chalicelib.ops.models import (
     JobDetail,
@@ -48,22 +49,39 @@ Clock = Callable[[], datetime]
 
 
 def parse_since(text: str | None, now: datetime) -> str | None:
-    """`24h`, `7d`, `90m` (ago) or an ISO 8601 instant -> the ISO prefix the indexes sort by."""
+    """`24h`, `7d`, `90m` (ago) or an ISO 8601 instant -> the ISO prefix the indexes sort by.
+
+    A window reaching before year 1 or an instant that is not one in UTC (`0001-01-01` at
+    +01:00) is a 400 naming `since`, not an OverflowError."""
     if text is None or text == "":
         return None
     try:
-        instant = now - timedelta(seconds=parse_duration(text))
+        seconds = parse_duration(text)
     except ValueError:
-        try:
+        seconds = None
+    try:
+        if seconds is not None:
+            instant = now - timedelta(seconds=seconds)
+        else:
             instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidRequest(
-                f"since '{text[:40]}' is neither a duration (24h, 7d) nor an ISO 8601 time",
-                field="since",
-            ) from None
-        if instant.tzinfo is None:
-            instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            if instant.tzinfo is None:
+                instant = instant.replace(tzinfo=UTC)
+        # Years before 1000 would not sort as ISO text against the stored times.
+        moment = instant.astimezone(UTC)
+        if moment.year < 1000:
+            raise OverflowError
+    except ValueError:
+        raise InvalidRequest(
+            f"since '{text[:40]}' is neither a duration (24h, 7d) nor an ISO 8601 time",
+            field="since",
+        ) from None
+    except OverflowError:
+        raise InvalidRequest(
+            f"since '{text[:40]}' is out of range (a duration up to the year 1000, or an "
+            "ISO 8601 time between the years 1000 and 9999)",
+            field="since",
+        ) from None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def parse_limit(text: str | int | None) -> int:
@@ -191,16 +209,27 @@ class OpsService:
         wanted = parse_status(status)
         after = parse_since(since, self.clock())
         size = parse_limit(limit)
+        # The tokens are bound to the filters as given (so `since=24h` pages one window).
+        window = since or ""
         try:
             if job is not None:
                 self._meta(job)
                 page = self.store.by_job(
-                    job, limit=size, next_token=next_token, since=after, status=wanted
+                    job,
+                    limit=size,
+                    next_token=next_token,
+                    since=after,
+                    status=wanted,
+                    window=window,
                 )
             elif wanted is not None:
-                page = self.store.by_status(wanted, limit=size, next_token=next_token, since=after)
+                page = self.store.by_status(
+                    wanted, limit=size, next_token=next_token, since=after, window=window
+                )
             else:
-                page = self.store.recent(limit=size, next_token=next_token, since=after)
+                page = self.store.recent(
+                    limit=size, next_token=next_token, since=after, window=window
+                )
         except BadToken as exc:
             raise InvalidRequest(str(exc), field="next_token") from None
         return RunPage(

@@ -1,7 +1,8 @@
 """`jobctl validate / build / next / render`: the authoring verbs, pure functions of jobs.yaml.
 
 Exit status: 0 done, 1 `build --check` found stale or extra files, 2 invalid input
-(registry problems, an unknown job). Invariants: these verbs never read AWS; without
+(registry problems, an unknown job, a `build --out` that cannot be written, a `next --after`
+outside the years cron covers). Invariants: these verbs never read AWS; without
 `--env` they cover every declared environment; the registry, compiler and rich are imported
 by the handlers, not by `register` (see `jobctl.cli.verbs`).
 """
@@ -45,6 +46,11 @@ def register(verbs: Verbs) -> None:
     render.add_argument("job")
 
 
+# EventBridge cron's year field covers 1970-2199; outside it there is nothing to list, and
+# datetime arithmetic near year 1 or 9999 overflows.
+_YEARS = (1970, 2199)
+
+
 def _instant(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -52,7 +58,14 @@ def _instant(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"'{text}' is not an ISO time, e.g. 2026-03-08T00:00:00Z"
         ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    low, high = _YEARS
+    # The first test keeps astimezone() away from year 1 and 9999, where it overflows.
+    if not (low <= value.year <= high and low <= value.astimezone(UTC).year <= high):
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is outside the years cron covers ({low}-{high})"
+        )
+    return value
 
 
 def _jobs(registry: Registry, env: str | None, name: str | None) -> list[ResolvedJob]:
@@ -130,11 +143,14 @@ def _build(args: argparse.Namespace, out: Console) -> int:
             return EXIT_FAILED
         out.print(f"{directory}/: up to date ({len(wanted)} files)")
         return EXIT_OK
-    directory.mkdir(parents=True, exist_ok=True)
-    for name in stale:
-        (directory / name).write_text(wanted[name], encoding="utf-8")
-    for name in extra:
-        ours[name].unlink()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in stale:
+            (directory / name).write_text(wanted[name], encoding="utf-8")
+        for name in extra:
+            ours[name].unlink()
+    except OSError as exc:  # --out under a file, read-only, no space: the user's to fix
+        raise UsageError(f"cannot write {exc.filename or directory}: {exc.strerror}") from None
     out.print(
         f"{directory}/: {len(stale)} written, {len(extra)} removed, "
         f"{len(wanted) - len(stale)} unchanged"

@@ -2,8 +2,10 @@
 
 Exit status: 0 done (or nothing to do), 1 AWS refused something or apply failed part-way
 (the report says what is left; running apply again converges), 2 invalid input. Failures
-before the first write (credentials, region, a conflict, a missing task definition) are
-`JobctlError`s that `jobctl.cli.main` prints. Invariant: importing this module imports no
+before the first write (credentials, region, a conflict, a missing task definition, the
+deploy lock held by another apply, a checkout older than the deployed commit) are
+`JobctlError`s that `jobctl.cli.main` prints. apply and destroy hold the environment's
+deploy lock (`jobctl.deploy.lock`) from before their plan to after their last write. Invariant: importing this module imports no
 boto3, rich or registry (the parser imports it); the handlers import them.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobctl.cli.verbs import EXIT_FAILED, EXIT_OK, Verbs, positive, registry_of
@@ -43,6 +46,11 @@ def register(verbs: Verbs) -> None:
     apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     apply.add_argument("--prune", action="store_true", help="delete resources of removed jobs")
     apply.add_argument("--concurrency", type=positive, default=8, help="parallel AWS writes")
+    apply.add_argument(
+        "--allow-older",
+        action="store_true",
+        help="apply even if this checkout does not contain the deployed commit",
+    )
 
     destroy = verbs.add(
         "destroy", "delete everything jobctl owns in this environment", destroy_command, aws=True
@@ -83,13 +91,28 @@ def plan_command(args: argparse.Namespace, out: Console) -> int:
 
 
 def apply_command(args: argparse.Namespace, out: Console) -> int:
+    from jobctl.deploy.lock import registry_revision
+
     service = _service(args)
-    return _execute(service, service.plan(prune=args.prune), args, out, "apply")
+    path = Path(getattr(args, "path", None) or args.file)
+    revision = registry_revision(path)
+    # Locked from before the plan to after the last write: two applies never interleave,
+    # and one from a checkout behind the deployed commit is refused before planning.
+    with service.locked(revision) as lock:
+        lock.check(revision, path.resolve().parent, allow_older=args.allow_older)
+        status = _execute(service, service.plan(prune=args.prune), args, out, "apply")
+        if status == EXIT_OK:
+            lock.record(revision)
+        return status
 
 
 def destroy_command(args: argparse.Namespace, out: Console) -> int:
+    from jobctl.deploy.lock import registry_revision
+
     service = _service(args)
-    return _execute(service, service.plan(destroy=True), args, out, "destroy")
+    revision = registry_revision(Path(getattr(args, "path", None) or args.file))
+    with service.locked(revision):
+        return _execute(service, service.plan(destroy=True), args, out, "destroy")
 
 
 def _execute(

@@ -6,8 +6,12 @@ names (project and environment -> the history table). Output: rich tables, or th
 JSON with `--json`. Exit status: 0 done, 1 AWS or the platform refused, 2 bad input (an
 unknown job or run, a refused parameter), and with `--wait` the job's own exit code. The
 service's `OpsError`s carry those statuses; `jobctl.cli.main` prints them.
-Invariant: importing this module imports no boto3, pydantic, rich or registry (the parser
-imports it); the handlers import them.
+Invariants: importing this module imports no boto3, pydantic, rich or registry (the parser
+imports it); the handlers import them. Every value from the API or AWS reaches the
+terminal through `visible` (rich output) or `printable` (`logs`): a reason, a stop reason
+or a log line is another person's text, and an ESC, C1 control or bidi override in it
+would be interpreted by the operator's terminal; they are shown escaped (`\\x1b`,
+`\\u202e`) instead. `--json` is safe as is (JSON escapes them).
 """
 
 from __future__ import annotations
@@ -112,6 +116,34 @@ def _print_json(payload: BaseModel | dict[str, Any] | list[Any]) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+def printable(text: str) -> str:
+    """`text` with every character a terminal would not simply show written as an escape
+    (`\\x1b`, `\\n`, `\\u202e`): str.isprintable() is False for C0/C1 controls, bidi
+    controls (Cf), separators and unassigned code points."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _escape(char) for char in text)
+
+
+def visible(value: object) -> str:
+    """A value from the API as rich markup that prints it literally and visibly."""
+    from rich.markup import escape
+
+    return escape(printable(str(value)))
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    named = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}.get(char)
+    if named:
+        return named
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
 def _jobs(args: argparse.Namespace, out: Console) -> int:
     from rich.table import Table
 
@@ -125,12 +157,12 @@ def _jobs(args: argparse.Namespace, out: Console) -> int:
     for job in jobs:
         state = "paused" if job.paused else ("enabled" if job.enabled else "disabled")
         table.add_row(
-            job.name,
-            job.schedule,
-            job.timezone or "UTC",
+            visible(job.name),
+            visible(job.schedule),
+            visible(job.timezone or "UTC"),
             state,
-            job.next_run or "-",
-            job.last_run or "-",
+            visible(job.next_run or "-"),
+            visible(job.last_run or "-"),
             _status(job.last_status or "-"),
         )
     out.print(table)
@@ -155,18 +187,19 @@ def _runs(args: argparse.Namespace, out: Console) -> int:
         table.add_column(column)
     for run in page.runs:
         table.add_row(
-            run.run_id,
-            run.job,
+            visible(run.run_id),
+            visible(run.job),
             _status(run.status),
-            run.trigger or "-",
-            run.started_at or "-",
-            run.ended_at or "-",
+            visible(run.trigger or "-"),
+            visible(run.started_at or "-"),
+            visible(run.ended_at or "-"),
             "-" if run.attempts is None else str(run.attempts),
             "-" if run.exit_code is None else str(run.exit_code),
         )
     out.print(table)
     if page.next_token:
-        out.print(f"[dim]more: --next-token {page.next_token}")
+        # A token continues this listing only: repeat the same job, --status and --since.
+        out.print(f"[dim]more: --next-token {visible(page.next_token)}")
     return EXIT_OK
 
 
@@ -180,7 +213,6 @@ def _show(args: argparse.Namespace, out: Console) -> int:
 
 
 def _print_run(run: RunDetail, out: Console) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(show_header=False, box=None)
@@ -191,7 +223,7 @@ def _print_run(run: RunDetail, out: Console) -> None:
             continue
         if isinstance(value, dict):
             value = " ".join(f"{k}={v}" for k, v in value.items())
-        table.add_row(name, _status(value) if name == "status" else escape(str(value)))
+        table.add_row(name, _status(value) if name == "status" else visible(value))
     out.print(table)
 
 
@@ -220,10 +252,25 @@ def _run(args: argparse.Namespace, out: Console) -> int:
     return _started(service, started, args, out)
 
 
+def _reason(text: str | None) -> str | None:
+    """`--reason` checked as the API checks it (length, no terminal control characters)."""
+    from pydantic import ValidationError
+
+    from chalicelib.ops.models import PauseRequest
+
+    if text is None:
+        return None
+    try:
+        return PauseRequest(reason=text).reason
+    except ValidationError as exc:
+        raise UsageError(f"--reason: {exc.errors()[0]['msg']}") from None
+
+
 def _rerun(args: argparse.Namespace, out: Console) -> int:
+    reason = _reason(args.reason)
     factory = _factory(args)
     service = _service(args, factory)
-    started = service.rerun(args.run, by=factory.caller(), reason=args.reason)
+    started = service.rerun(args.run, by=factory.caller(), reason=reason)
     return _started(service, started, args, out)
 
 
@@ -234,11 +281,11 @@ def _started(
         if args.json:
             _print_json(started)
         else:
-            out.print(f"started {started.job} run [bold]{started.run_id}[/]")
-            out.print(f"[dim]follow it: jobctl show {started.run_id}")
+            out.print(f"started {visible(started.job)} run [bold]{visible(started.run_id)}[/]")
+            out.print(f"[dim]follow it: jobctl show {visible(started.run_id)}")
         return EXIT_OK
     if not args.json:
-        out.print(f"started {started.job} run [bold]{started.run_id}[/]; waiting")
+        out.print(f"started {visible(started.job)} run [bold]{visible(started.run_id)}[/]; waiting")
     try:
         run = _follow(service, started.run_id, args.poll, None if args.json else out)
     except KeyboardInterrupt:
@@ -269,7 +316,7 @@ def _follow(service: OpsService, run_id: str, poll: float, out: Console | None) 
         state = (run.status, run.attempts)
         if out is not None and state != shown:
             attempt = f" (attempt {run.attempts})" if run.attempts else ""
-            out.print(f"{run.run_id}: {_status(run.status)}{attempt}")
+            out.print(f"{visible(run.run_id)}: {_status(run.status)}{attempt}")
             shown = state
         if run.status in TERMINAL:
             return run
@@ -290,14 +337,16 @@ def exit_code_of(run: RunDetail) -> int:
 
 
 def _pause(args: argparse.Namespace, out: Console) -> int:
+    reason = _reason(args.reason)
     factory = _factory(args)
-    state = _service(args, factory).pause(args.job, by=factory.caller(), reason=args.reason)
+    state = _service(args, factory).pause(args.job, by=factory.caller(), reason=reason)
     return _paused(state, args, out)
 
 
 def _resume(args: argparse.Namespace, out: Console) -> int:
+    reason = _reason(args.reason)
     factory = _factory(args)
-    state = _service(args, factory).resume(args.job, by=factory.caller(), reason=args.reason)
+    state = _service(args, factory).resume(args.job, by=factory.caller(), reason=reason)
     return _paused(state, args, out)
 
 
@@ -307,7 +356,8 @@ def _paused(state: BaseModel, args: argparse.Namespace, out: Console) -> int:
     else:
         data = state.model_dump()
         word = "paused" if data["paused"] else "resumed"
-        out.print(f"{data['job']} {word} by {data['by']} at {data['at']}")
+        job, by, at = (visible(data[key]) for key in ("job", "by", "at"))
+        out.print(f"{job} {word} by {by} at {at}")
     return EXIT_OK
 
 
@@ -317,7 +367,8 @@ def _logs(args: argparse.Namespace, out: Console) -> int:
         _print_json({"run_id": args.run, "lines": lines})
     else:
         for line in lines:
-            sys.stdout.write(line.rstrip("\n") + "\n")
+            # The container's own output: colours and all are shown escaped (--json: raw).
+            sys.stdout.write(printable(line.rstrip("\n")) + "\n")
     return EXIT_OK
 
 
@@ -330,4 +381,4 @@ def _status(status: str) -> str:
         "RUNNING": "cyan",
         "SKIPPED": "dim",
     }.get(status)
-    return f"[{colour}]{status}[/]" if colour else status
+    return f"[{colour}]{status}[/]" if colour else visible(status)

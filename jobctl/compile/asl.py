@@ -2,27 +2,36 @@
 
 Owns the run protocol every job follows:
 
-    [Late?] -> Claim -> RunTask(.sync) -> RecordSuccess -> Release -> [Recovered? -> NotifyRecovery] -> Succeeded
-                 | conflict                 | error (after retries)
-                 v                          v
+    [Late?] -> Claim -> Valid? -> RunTask -> RecordSuccess -> Release -> [Recovered? -> NotifyRecovery] -> Succeeded
+                 | conflict   | bad input  | error (after retries)
+                 v            v            v
               Diagnose -> Skip* -> RecordSkip -> Skipped     RecordFailure -> ReleaseFailed -> Alert -> Failed
 
 - Claim is one DynamoDB transaction: the job is not paused (META item), this scheduled minute
   was not claimed before (DEDUPE item: EventBridge delivers at least once), the concurrency
   lock is free or its lease expired (forbid/replace), and the RUNNING run record is written.
+- Valid? fails the run (`Job.InvalidInput`) when its input is one the API would have refused
+  and JSONata can tell with the API's meaning (`input_error`): StartExecution is open to
+  anyone with the permission, and what they pass as `triggered_by` is only a claim.
 - Retries are split by failure class: capacity/throttling on RunTask (ECS.AmazonECSException,
   AmazonECS.Unknown) uses the capacity policy; the job itself failing (States.TaskFailed)
-  uses the job's policy; States.Timeout is retried only with `retry.on_timeout`.
+  uses the job's policy; States.Timeout is retried only with `retry.on_timeout`. RunTask is
+  a Parallel state whose branch is one attempt: it renames the ECS API errors no retry
+  fixes (CONFIGURATION_ERRORS, by the error code in the Cause) to Job.ConfigurationError,
+  which fails the run at once.
 - JSONata is required for time arithmetic (late starts, lock leases, TTLs), which JSONPath
   cannot express. Environment-scoped ARNs appear as `${Partition}`, `${Region}` and
   `${AccountId}` placeholders, filled at deploy time.
 Invariants: pure and deterministic (same job -> byte-identical JSON); every Task has a
-Catch path that ends in a recorded state; no state reads the wall clock except via $millis().
+Catch path that ends in a recorded state; no state reads the wall clock except via $millis();
+a string from jobs.yaml is never evaluated: it is emitted through `_literal` (a field) or
+`_quote`/`_json` (inside an expression) and reaches AWS as written, whatever it contains.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -32,8 +41,8 @@ from chalicelib.alerts.message import FailureContext, RecoveryContext, RunContex
 from chalicelib.core import history as schema
 from chalicelib.core.history import (
     CAUSE_LIMIT,
-    FAILED_STATUSES,
     DEDUPE_PREFIX,
+    FAILED_STATUSES,
     META,
     PK,
     RUN_PREFIX,
@@ -45,6 +54,7 @@ from chalicelib.core.history import (
 )
 from chalicelib.core.names import shared_names
 from chalicelib.core.runtime import lease_seconds
+from chalicelib.ops.parameters import MAX_VALUE
 from jobctl.registry.models import ResolvedJob
 
 Json = dict[str, Any]
@@ -61,6 +71,23 @@ DYNAMODB_TRANSIENT = [
     "DynamoDB.RequestLimitExceededException",
     "DynamoDB.AmazonDynamoDBException",
 ]
+# ECS API errors that no retry fixes, by the error code Step Functions puts in the Cause of
+# ECS.AmazonECSException ("... (Service: AmazonECS; Status Code: 400; Error Code:
+# ClusterNotFoundException; ...)"), as a JSONata regex. Throttling (ThrottlingException) and
+# server errors stay retryable. IAM denials are also matched by their message.
+CONFIGURATION_ERRORS = (
+    "(AccessDenied|ClusterNotFound|InvalidParameter|PlatformUnknown"
+    "|PlatformTaskDefinitionIncompatibility|UnsupportedFeature)Exception"
+    "|ClientException|is not authorized to perform"
+)
+CONFIGURATION_ERROR = "Job.ConfigurationError"
+INVALID_INPUT = "Job.InvalidInput"
+# Bounds on what a starter passes in the execution input, the API's own (chalicelib/ops:
+# Reason's max_length, MAX_VALUE, ManualRunRequest's parameter count); an IAM ARN is at
+# most 2,048 characters, an execution name 80.
+INPUT_LIMITS = {"reason": 500, "triggered_by": 2048, "rerun_of": 80, "scheduled_time": 64}
+MAX_PARAMETERS = 50
+TRIGGERS = ["schedule", "manual", "rerun", "slack"]
 CONDITION_FAILED = ["DynamoDB.ConditionalCheckFailedException"]
 TRANSACTION_CANCELED = ["DynamoDb.TransactionCanceledException"]
 # Dedupe markers and skipped runs expire; run records follow the history retention.
@@ -78,9 +105,50 @@ DEDUPE_KEY = (
 )
 
 
+# A JSONata string literal ('...' or "...", with JSON's backslash escapes), or one run of
+# whitespace outside them.
+_STRING_OR_SPACE = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|\s+""", re.DOTALL)
+
+
 def _expr(text: str) -> str:
-    """A JSONata expression field. Whitespace is folded so definitions stay one-line-diffable."""
-    return "{% " + " ".join(text.split()) + " %}"
+    """A JSONata expression field. Whitespace is folded so definitions stay one-line-diffable.
+
+    Only whitespace between tokens is folded: string literals inside the expression (a
+    `_quote`d value from jobs.yaml) keep every character.
+    """
+    folded = _STRING_OR_SPACE.sub(lambda m: m.group(1) or " ", text).strip()
+    return "{% " + folded + " %}"
+
+
+def _json(value: Any) -> str:
+    """`value` (strings, lists, objects of them) as a JSONata literal (JSON's escapes).
+
+    `${` is written `\\u0024{`, so deploy's `${Region}`-style placeholders
+    (chalicelib.core.arns.fill_placeholders) never match inside a value. Non-ASCII stays
+    as is: JSON escapes would split characters outside the BMP into surrogate pairs, which
+    a JSONata evaluator need not rejoin.
+    """
+    return json.dumps(value, ensure_ascii=False).replace("${", "\\u0024{")
+
+
+def _quote(value: str) -> str:
+    """`value` as a JSONata string literal."""
+    return _json(value)
+
+
+def _literal(value: str) -> str:
+    """A string field whose value comes from jobs.yaml: it reaches AWS exactly as written.
+
+    Step Functions evaluates any string field that starts with `{%` and ends with `%}` as
+    JSONata (AWS: "Transforming data with JSONata in Step Functions"); such a value, or one
+    that merely contains either marker, is emitted as an expression that is one string
+    literal, so it evaluates to itself. So is a value holding `${`, which deploy would
+    otherwise take for one of its placeholders. Every other value is emitted as is
+    (readable). Every literal the builder takes from the registry goes through here.
+    """
+    if "{%" in value or "%}" in value or "${" in value:
+        return _expr(_quote(value))
+    return value
 
 
 def _s(text: str) -> Json:
@@ -127,8 +195,8 @@ class _Builder:
 
     def build(self) -> Json:
         job = self.job
-        recovery = "recovery" in job.alerts.on
-        failure = "failure" in job.alerts.on
+        recovery = "recovery" in job.alerts.events
+        failure = "failure" in job.alerts.events
         states: Json = {
             "Start": {
                 "Type": "Pass",
@@ -146,6 +214,7 @@ class _Builder:
                 "Blocked?": self.blocked(),
                 "RecordSkip": self.record_skip(),
                 "Skipped": {"Type": "Succeed", "Comment": "not run: see the run record's reason"},
+                "Valid?": self.valid(),
                 "RunTask": self.run_task(),
                 "RecordSuccess": self.record_success(),
                 "Release": self.release(
@@ -183,7 +252,7 @@ class _Builder:
 
     def alert_or_fail(self) -> str:
         """Where a failure before the task started goes (no run record could be written)."""
-        return "Alert" if "failure" in self.job.alerts.on else "Failed"
+        return "Alert" if "failure" in self.job.alerts.events else "Failed"
 
     def late(self) -> Json:
         deadline_ms = (self.job.starting_deadline or 0) * 1000
@@ -208,11 +277,19 @@ class _Builder:
         variables = {
             "run_id": "$states.context.Execution.Name",
             "execution": "$states.context.Execution.Id",
-            "trigger": "$exists($states.input.trigger) ? $states.input.trigger : 'schedule'",
-            "scheduled_time": (
-                "$exists($states.input.scheduled_time) ? $states.input.scheduled_time : ''"
+            # Strings whatever the starter passed, so the claim can record any input;
+            # `input_error` then fails a run whose input the API would have refused.
+            "trigger": (
+                "$exists($states.input.trigger) ? $string($states.input.trigger) : 'schedule'"
             ),
-            "triggered_by": "$exists($states.input.triggered_by) ? $states.input.triggered_by : ''",
+            "scheduled_time": (
+                "$exists($states.input.scheduled_time) ? $string($states.input.scheduled_time) : ''"
+            ),
+            # What the starter says (the API: the caller API Gateway verified); Step
+            # Functions does not tell a state machine who called StartExecution.
+            "triggered_by": (
+                "$exists($states.input.triggered_by) ? $string($states.input.triggered_by) : ''"
+            ),
             "parameters": "$exists($states.input.parameters) ? $states.input.parameters : {}",
             "reason": "$exists($states.input.reason) ? $string($states.input.reason) : ''",
             "rerun_of": "$exists($states.input.rerun_of) ? $string($states.input.rerun_of) : ''",
@@ -228,8 +305,81 @@ class _Builder:
             "attempts": "1",
             "task_arn": "''",
             "previous_status": "''",
+            "input_error": self.input_error(),
         }
         return {name: _expr(value) for name, value in variables.items()}
+
+    def input_error(self) -> str:
+        """'' if the execution input is one the API could have sent, else why not.
+
+        Anyone allowed `states:StartExecution` can pass any input, so the machine repeats
+        the API's checks that JSONata expresses with the same semantics: `trigger` is one
+        of TRIGGERS; `reason`, `triggered_by`, `rerun_of`, `scheduled_time` are strings
+        within INPUT_LIMITS; `parameters` is an object of at most MAX_PARAMETERS entries
+        whose declared ones are strings of at most MAX_VALUE characters ($length counts
+        characters, as Python's len does) in their `enum`; required parameters without a
+        default are given. Undeclared names are not refused here but dropped (`overrides`):
+        they never reach the container.
+        Patterns are checked by the API and CLI only: JSONata's regular expressions are
+        ECMAScript's on AWS and Python's on moto, neither the API's engine, so a check here
+        would refuse values the API accepted, or prove nothing offline.
+        """
+        parameters = self.job.parameters
+        enums = {name: list(p.enum) for name, p in sorted(parameters.items()) if p.enum}
+        required = sorted(
+            name for name, p in parameters.items() if p.required and p.default is None
+        )
+        fields = " ".join(
+            f"($exists($in.{name}) and ($type($in.{name}) != 'string'"
+            f" or $length($in.{name}) > {limit}))"
+            f" ? '{name} must be a string of at most {limit} characters' :"
+            for name, limit in INPUT_LIMITS.items()
+        )
+        return (
+            "( $in := $states.input;"
+            f" $names := {_json(sorted(parameters))}; $enums := {_json(enums)};"
+            " $p := $exists($in.parameters) ? $in.parameters : {};"
+            f" ($exists($in.trigger) and $not($in.trigger in {_json(TRIGGERS)}))"
+            f" ? 'trigger must be one of: {', '.join(TRIGGERS)}' :"
+            f" {fields}"
+            " $type($p) != 'object' ? 'parameters must be an object' :"
+            f" $count($keys($p)) > {MAX_PARAMETERS}"
+            f" ? 'at most {MAX_PARAMETERS} parameters' :"
+            " ( $bad := $filter([$each($p, function($v, $k) {"
+            " $not($k in $names) ? '' :"
+            " $type($v) != 'string' ? 'parameter ' & $k & ' must be a string' :"
+            f" $length($v) > {MAX_VALUE}"
+            f" ? 'parameter ' & $k & ' is longer than {MAX_VALUE} characters' :"
+            " ($exists($lookup($enums, $k)) and $not($v in $lookup($enums, $k)))"
+            " ? 'parameter ' & $k & ' must be one of: ' & $join($lookup($enums, $k), ', ')"
+            " : '' })], function($m) { $m != '' });"
+            f" $missing := [$filter({_json(required)}, function($n) {{ $not($n in $keys($p)) }})];"
+            " $count($bad) > 0 ? $bad[0] :"
+            " $count($missing) > 0 ? 'parameter ' & $missing[0] & ' is required' : '' ) )"
+        )
+
+    def valid(self) -> Json:
+        """Fail a run whose input the API would have refused, before its task starts."""
+        return {
+            "Type": "Choice",
+            "Comment": "the input is checked as the API checks it: StartExecution is open to "
+            "anyone with the permission",
+            "Choices": [
+                {
+                    "Condition": _expr("$input_error != ''"),
+                    "Assign": {
+                        "status": RunStatus.FAILED,
+                        "failure": _expr(f"{{'Error': '{INVALID_INPUT}', 'Cause': $input_error}}"),
+                        "attempts": 0,
+                        "detail": _expr(
+                            "{'exit_code': null, 'stopped_reason': '', 'task_arn': ''}"
+                        ),
+                    },
+                    "Next": "RecordFailure",
+                }
+            ],
+            "Default": "RunTask",
+        }
 
     def claim(self) -> Json:
         job = self.job
@@ -290,7 +440,7 @@ class _Builder:
                     "Next": self.alert_or_fail(),
                 },
             ],
-            "Next": "RunTask",
+            "Next": "Valid?",
         }
 
     def run_item(self, status: str) -> Json:
@@ -421,8 +571,8 @@ class _Builder:
     def run_task(self) -> Json:
         job = self.job
         arguments: Json = {
-            "Cluster": job.cluster,
-            "TaskDefinition": job.task_definition,
+            "Cluster": _literal(job.cluster),
+            "TaskDefinition": _literal(job.task_definition),
             # The task group names the job; StartedBy is Step Functions' own for .sync.
             "Group": f"jobctl:{job.name}",
             "PropagateTags": "TASK_DEFINITION",
@@ -430,18 +580,22 @@ class _Builder:
         }
         if job.capacity_provider_strategy:
             arguments["CapacityProviderStrategy"] = [
-                {"CapacityProvider": p.capacity_provider, "Weight": p.weight, "Base": p.base}
+                {
+                    "CapacityProvider": _literal(p.capacity_provider),
+                    "Weight": p.weight,
+                    "Base": p.base,
+                }
                 for p in job.capacity_provider_strategy
             ]
         elif job.launch_type:
             arguments["LaunchType"] = job.launch_type
         if job.platform_version:
-            arguments["PlatformVersion"] = job.platform_version
+            arguments["PlatformVersion"] = _literal(job.platform_version)
         if job.network:
             arguments["NetworkConfiguration"] = {
                 "AwsvpcConfiguration": {
-                    "Subnets": job.network.subnets,
-                    "SecurityGroups": job.network.security_groups,
+                    "Subnets": [_literal(s) for s in job.network.subnets],
+                    "SecurityGroups": [_literal(g) for g in job.network.security_groups],
                     "AssignPublicIp": "ENABLED" if job.network.assign_public_ip else "DISABLED",
                 }
             }
@@ -468,12 +622,59 @@ class _Builder:
             if retry.max_interval:
                 task_retrier["MaxDelaySeconds"] = retry.max_interval
             retriers.append(task_retrier)
-        return {
+        # Step Functions names every ECS API error ECS.AmazonECSException, so a Retry (which
+        # matches names only) cannot tell a throttle from a missing cluster. Each attempt is
+        # therefore one run of a Parallel branch: the branch renames the errors no retry can
+        # fix (by the error code in the Cause) to Job.ConfigurationError, which no retrier
+        # matches, and re-raises the others unchanged for the capacity policy. The request
+        # is built here, in the scope of the run's variables, and passed in as is.
+        attempt = {
             "Type": "Task",
-            "Comment": "run the ECS task and wait for it to stop",
+            "Comment": "one attempt: run the ECS task and wait for it to stop",
             "Resource": "arn:aws:states:::ecs:runTask.sync",
-            "Arguments": arguments,
+            "Arguments": _expr("$states.input"),
             "TimeoutSeconds": job.timeout,
+            "Output": {"TaskArn": _expr("$states.result.TaskArn")},
+            "Catch": [{"ErrorEquals": ["ECS.AmazonECSException"], "Next": "Fixable?"}],
+            "End": True,
+        }
+        cause = _expr("$string($states.input.Cause)")
+        branch = {
+            "StartAt": "EcsRunTask",
+            "States": {
+                "EcsRunTask": attempt,
+                "Fixable?": {
+                    "Type": "Choice",
+                    "Comment": "an ECS API error: configuration (fail now) or capacity (retry)?",
+                    "Choices": [
+                        {
+                            "Condition": _expr(
+                                f"$contains($string($states.input.Cause), /{CONFIGURATION_ERRORS}/)"
+                            ),
+                            "Next": "ConfigurationError",
+                        }
+                    ],
+                    "Default": "CapacityError",
+                },
+                "ConfigurationError": {
+                    "Type": "Fail",
+                    "Comment": "retrying cannot fix it: see the Cause (ECS's error code)",
+                    "Error": CONFIGURATION_ERROR,
+                    "Cause": cause,
+                },
+                "CapacityError": {
+                    "Type": "Fail",
+                    "Comment": "re-raised as is, for the capacity policy",
+                    "Error": "ECS.AmazonECSException",
+                    "Cause": cause,
+                },
+            },
+        }
+        return {
+            "Type": "Parallel",
+            "Comment": "run the ECS task and wait for it to stop; one branch run per attempt",
+            "Arguments": arguments,
+            "Branches": [branch],
             "Retry": retriers,
             "Catch": [
                 {
@@ -488,7 +689,7 @@ class _Builder:
                 },
             ],
             "Assign": {
-                "task_arn": _expr("$states.result.TaskArn"),
+                "task_arn": _expr("$states.result[0].TaskArn"),
                 "attempts": _expr(self._attempts()),
             },
             "Next": "RecordSuccess",
@@ -502,26 +703,30 @@ class _Builder:
     def overrides(self) -> Json:
         job = self.job
         static = [{"Name": name, "Value": value} for name, value in sorted(job.environment.items())]
+        # Values from jobs.yaml inside an expression are `_quote`d string literals; outside
+        # one, `_literal` fields.
         declared = sorted(job.parameters)
         defaults = {
             name: parameter.default
             for name, parameter in sorted(job.parameters.items())
             if parameter.default is not None
         }
-        container: Json = {"Name": job.container}
+        container: Json = {"Name": _literal(job.container)}
         if job.command:
-            container["Command"] = list(job.command)
+            container["Command"] = [_literal(argument) for argument in job.command]
         if declared:
             # Only declared parameters reach the container, whatever the input carries.
             container["Environment"] = _expr(
                 "( $given := $parameters;"
-                f" $values := $merge([{json.dumps(defaults)}, $sift($given, function($v, $k)"
-                f" {{ $k in {json.dumps(declared)} }})]);"
-                f" $append({json.dumps(static)}, $each($values, function($v, $k)"
+                f" $values := $merge([{_json(defaults)}, $sift($given, function($v, $k)"
+                f" {{ $k in {_json(declared)} }})]);"
+                f" $append({_json(static)}, $each($values, function($v, $k)"
                 f" {{ {{ 'Name': $k, 'Value': $string($v) }} }})) )"
             )
         elif static:
-            container["Environment"] = static
+            container["Environment"] = [
+                {"Name": e["Name"], "Value": _literal(e["Value"])} for e in static
+            ]
         overrides: Json = {"ContainerOverrides": [container]}
         if job.cpu is not None:
             overrides["Cpu"] = str(job.cpu)
@@ -533,7 +738,7 @@ class _Builder:
         # Exit code and stop reason come from the DescribeTasks JSON that ECS puts in Cause;
         # $parse only runs on text that looks like a whole JSON object, so it cannot throw
         # on the plain-text causes of other errors.
-        container = json.dumps(self.job.container)
+        container = _quote(self.job.container)
         detail = (
             f"( $cause := $string($states.errorOutput.Cause);"
             f" $task := ($states.errorOutput.Error = 'States.TaskFailed'"
@@ -770,7 +975,11 @@ class _Builder:
             "$substring('Run `' & $run_id & '` ended ' & $status & ' after '"
             " & $string($attempts) & ' attempt(s); '"
             " & ($alert_exit != '' ? 'exit code ' & $alert_exit : 'no exit code') & '. '"
-            " & ($alert_stopped != '' ? $alert_stopped : $alert_error), 0, 8000)"
+            " & ($alert_stopped != '' ? $alert_stopped : $alert_error"
+            # A failure the run's configuration or input caused says what to fix: ECS's
+            # message, or the input check's.
+            f" & ($alert_error in {_json([CONFIGURATION_ERROR, INVALID_INPUT])}"
+            f" ? ': ' & {self._text('$failure.Cause')} : '')), 0, 8000)"
         )
 
     def _rerun_command(self) -> str:

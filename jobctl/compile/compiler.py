@@ -68,7 +68,7 @@ def compile_job(job: ResolvedJob) -> CompiledJob:
         definition=compile_state_machine(job),
         trigger=compile_trigger(job),
         policy=execution_policy(job),
-        trust_policy=execution_trust_policy(),
+        trust_policy=execution_trust_policy(job),
         tags=resource_tags(job.project, job.env, job.name) | job.tags,
     )
 

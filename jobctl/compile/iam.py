@@ -3,16 +3,24 @@
 A job's execution role may: run tasks of its own task definition family on its own cluster,
 watch and stop those tasks (`.sync`), manage the managed rule `.sync` needs, pass the task's
 roles to ECS only, write only its own items in the history table (LeadingKeys), publish only
-to the alert topic, and (concurrency: replace) stop only its own executions.
-Invariant: every statement is scoped to a resource or carries a condition; the unavoidable
-exceptions are commented where they are made.
+to the alert topic, and (concurrency: replace) stop only its own executions. Only Step
+Functions, for the job's own state machine, may assume it. The trigger role may start only
+state machines named `<prefix>-*`, and only EventBridge for rules named `<prefix>-*` and
+Scheduler for the environment's schedule group may assume it (patterns, not lists, so an
+environment's job count is not capped by IAM's policy sizes and a new job needs no IAM
+change).
+Invariants: every statement is scoped to a resource or carries a condition; the unavoidable
+exceptions are commented where they are made; every trust statement carries both
+`aws:SourceAccount` and `aws:SourceArn`; a `<prefix>-*` pattern matches no other
+environment of the registry, because the loader refuses an environment whose name extends
+another's (`prod` and `prod-eu`; `_check_environment_prefixes`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.core.arns import ACCOUNT, arn
+from chalicelib.core.arns import ACCOUNT, arn, state_machine_arn
 from chalicelib.core.history import job_pk
 from chalicelib.core.names import job_names, prefix, shared_names
 from jobctl.registry.models import ResolvedJob
@@ -25,10 +33,17 @@ TASK_EXECUTION_ROLE = "${TaskExecutionRoleArn}"
 
 
 def _task_definition_arn(task_definition: str) -> str:
-    if task_definition.startswith("arn:"):
-        return task_definition if task_definition.count(":") > 6 else f"{task_definition}:*"
-    family, _, revision = task_definition.partition(":")
-    return arn("ecs", f"task-definition/{family}:{revision or '*'}")
+    """The resource `ecs:RunTask` is authorized on for the task definition a job names.
+
+    AWS authorizes RunTask on `task-definition/<family>:<revision>`, the revision the request
+    resolves to, whichever form it was named in: a pinned revision (`family:3`, or an ARN
+    ending `:3`) is that ARN exactly; a family (name or ARN) is `family:*`, any revision.
+    """
+    base, _, name = task_definition.rpartition("task-definition/")
+    family, _, revision = name.partition(":")
+    resource = f"task-definition/{family}:{revision or '*'}"
+    # An ARN keeps its own partition, region and account: that is where it runs.
+    return f"{base}{resource}" if base else arn("ecs", resource)
 
 
 def execution_policy(job: ResolvedJob) -> Policy:
@@ -127,13 +142,26 @@ def execution_policy(job: ResolvedJob) -> Policy:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def execution_trust_policy() -> Policy:
-    """Only Step Functions in this account may assume a job's role (confused deputy guard)."""
-    return _trust("states.amazonaws.com")
+def execution_trust_policy(job: ResolvedJob) -> Policy:
+    """Only Step Functions, for this job's own state machine, may assume the job's role.
+
+    `aws:SourceArn` is the state machine Step Functions assumes the role for (AWS's
+    cross-service confused deputy guard): another state machine, even one of this account
+    given this role, cannot run as it.
+    """
+    machine = job_names(job.project, job.env, job.name).state_machine
+    return _trust("states.amazonaws.com", "ArnEquals", state_machine_arn(machine))
 
 
 def trigger_policy(project: str, env: str | None) -> Policy:
-    """The shared role EventBridge and Scheduler use to start this project's executions."""
+    """The shared role EventBridge and Scheduler use to start this environment's executions.
+
+    Any state machine named `<prefix>-*` in the account and region: every job of the
+    environment, including one added later or removed but not yet pruned, with no IAM
+    change. The pattern reaches no other environment of the registry (the loader refuses an
+    environment whose name extends another's); it does reach a state machine made by hand
+    with the prefix, which the history recorder ignores (it checks the exact ARN deployed).
+    """
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -147,13 +175,27 @@ def trigger_policy(project: str, env: str | None) -> Policy:
     }
 
 
-def trigger_trust_policy() -> Policy:
-    policy = _trust("events.amazonaws.com")
-    policy["Statement"].append(_trust("scheduler.amazonaws.com")["Statement"][0])
-    return policy
+def trigger_trust_policy(project: str, env: str | None) -> Policy:
+    """EventBridge for this environment's rules, Scheduler for its schedule group, only.
+
+    EventBridge sets `aws:SourceArn` to the rule, Scheduler to the schedule group: the
+    rules are matched by `rule/<prefix>-*` (as `trigger_policy`, no other environment of the
+    registry), the schedule group exactly. Constant in the number of jobs, so IAM's trust
+    policy length never caps an environment.
+    """
+    base = prefix(project, env)
+    rules = arn("events", f"rule/{base}-*")
+    group = arn("scheduler", f"schedule-group/{base}")
+    statements = [
+        *_trust("events.amazonaws.com", "ArnLike", rules)["Statement"],
+        *_trust("scheduler.amazonaws.com", "ArnEquals", group)["Statement"],
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _trust(service: str) -> Policy:
+def _trust(service: str, operator: str, source: str) -> Policy:
+    """`service` may assume the role for `source` (`aws:SourceArn`, compared with the ARN
+    condition `operator`) in this account only (AWS's confused deputy guard)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -161,7 +203,10 @@ def _trust(service: str) -> Policy:
                 "Effect": "Allow",
                 "Principal": {"Service": service},
                 "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": ACCOUNT},
+                    operator: {"aws:SourceArn": source},
+                },
             }
         ],
     }

@@ -29,6 +29,9 @@ HISTORY_KEY = list(KEY)
 HISTORY_INDEXES = {name: list(attributes) for name, attributes in INDEXES.items()}
 HISTORY_TTL = TTL
 LOG_RETENTION_DAYS = 30
+# jobctl's roles have their one inline policy and nothing else (see the role gateway):
+# anything else read back is drift that plan shows and apply removes.
+ROLE_HAS_NOTHING_ELSE: dict[str, Any] = {"other_inline": [], "attached": [], "boundary": None}
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ def desired_resources(
 
 
 def shared_resources(project: str, env: str | None, values: dict[str, str]) -> list[Resource]:
+    """The environment's shared resources. The trigger role's policies name the
+    environment's jobs by prefix (`<prefix>-*`), so they do not change with its jobs."""
     names = shared_names(project, env)
     tags = resource_tags(project, env)
     return [
@@ -83,7 +88,8 @@ def shared_resources(project: str, env: str | None, values: dict[str, str]) -> l
             names.trigger_role,
             {
                 "path": ROLE_PATH,
-                "trust": fill_placeholders(trigger_trust_policy(), values),
+                **ROLE_HAS_NOTHING_ELSE,
+                "trust": fill_placeholders(trigger_trust_policy(project, env), values),
                 "policy": fill_placeholders(trigger_policy(project, env), values),
             },
             tags,
@@ -105,6 +111,7 @@ def job_resources(
             names.role,
             {
                 "path": ROLE_PATH,
+                **ROLE_HAS_NOTHING_ELSE,
                 "trust": fill_placeholders(compiled.trust_policy, values),
                 "policy": _execution_policy(compiled, values, task),
             },
@@ -221,7 +228,7 @@ def job_config(
             max_interval=job.retry.max_interval,
         ),
         starting_deadline=job.starting_deadline,
-        alerts=list(job.alerts.on),
+        alerts=list(job.alerts.events),
         slack=job.alerts.slack,
         parameters={
             name: DeployedParameter(

@@ -2,13 +2,19 @@
 
 Chalice's policy autogeneration is off (.chalice/config.json): each function gets exactly
 the calls its code makes, on exactly this project and environment's resources (the
-history table and its indexes, the job state machines `<base>-*`, the alert topic, the
-secrets under `jobctl/<base>/`, its own log group). A stage is named like the registry's
-environment. Run `python -m jobctl.deploy.lambda_policies [-f jobs.yaml]` after changing
-the project name, its environments or what a function calls; tests fail while the
-committed files differ from what this writes.
+history table and its indexes, the environment's job state machines `<base>-*` and their
+executions, the alert topic, the secrets under `jobctl/<base>/`, its own log group). A
+stage is named like the registry's environment. The policies do not depend on the jobs:
+a job added to jobs.yaml can be run from the API as soon as `jobctl apply` has deployed
+it, with no new policy and no Lambda redeploy. Run
+`python -m jobctl.deploy.lambda_policies [-f jobs.yaml] [--out DIR]` after changing the
+project name, its environments (or their `account:`/`region:` pins) or what a function
+calls; tests fail while the committed files differ from what this writes.
 Invariants: pure and deterministic (same registry -> byte-identical files); no wildcard
-action; resources scoped by name, with account and region left to the stage's deployment.
+action; resources scoped by name or by the `<base>-` prefix, which matches no other
+environment of the registry (the loader refuses an environment whose name extends
+another's, `prod` and `prod-eu`); account and region are the environment's pins
+(`account:`/`region:` in jobs.yaml) and `*` only where the environment pins none.
 """
 
 from __future__ import annotations
@@ -16,9 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.core.names import prefix, shared_names
+
+if TYPE_CHECKING:
+    from jobctl.registry.loader import Registry
 
 APP = "jobctl"
 CHALICE_DIR = Path(".chalice")
@@ -53,18 +62,29 @@ FUNCTIONS: dict[str, dict[str, list[str]]] = {
 }
 
 
-def function_policy(project: str, env: str | None, function: str) -> dict[str, Any]:
+def function_policy(
+    project: str,
+    env: str | None,
+    function: str,
+    *,
+    account: str | None = None,
+    region: str | None = None,
+) -> dict[str, Any]:
+    """`function`'s policy in stage `env`, in the pinned account and region (`*` for what
+    the environment does not pin). The job state machines are `<base>-*`: every job of the
+    environment, present and future, and no other environment's (see the module doc)."""
     base = prefix(project, env)
     names = shared_names(project, env)
-    table = f"arn:aws:dynamodb:*:*:table/{names.history_table}"
+    where = f"{region or '*'}:{account or '*'}"
+    table = f"arn:aws:dynamodb:{where}:table/{names.history_table}"
     resources = {
         "table": [table, f"{table}/index/*"],
-        "start": [f"arn:aws:states:*:*:stateMachine:{base}-*"],
-        "describe": [f"arn:aws:states:*:*:execution:{base}-*:*"],
-        "publish": [f"arn:aws:sns:*:*:{names.alert_topic}"],
+        "start": [f"arn:aws:states:{where}:stateMachine:{base}-*"],
+        "describe": [f"arn:aws:states:{where}:execution:{base}-*:*"],
+        "publish": [f"arn:aws:sns:{where}:{names.alert_topic}"],
         "secrets": [
-            f"arn:aws:secretsmanager:*:*:secret:jobctl/{base}/*",
-            f"arn:aws:ssm:*:*:parameter/jobctl/{base}/*",
+            f"arn:aws:secretsmanager:{where}:secret:jobctl/{base}/*",
+            f"arn:aws:ssm:{where}:parameter/jobctl/{base}/*",
         ],
     }
     stage = env or "dev"
@@ -73,7 +93,7 @@ def function_policy(project: str, env: str | None, function: str) -> dict[str, A
             "Sid": "OwnLogs",
             "Effect": "Allow",
             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": [f"arn:aws:logs:*:*:log-group:/aws/lambda/{APP}-{stage}-{function}:*"],
+            "Resource": [f"arn:aws:logs:{where}:log-group:/aws/lambda/{APP}-{stage}-{function}:*"],
         }
     ]
     for group, actions in FUNCTIONS[function].items():
@@ -88,13 +108,16 @@ def function_policy(project: str, env: str | None, function: str) -> dict[str, A
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def policy_files(project: str, environments: list[str | None]) -> dict[str, str]:
+def policy_files(registry: Registry) -> dict[str, str]:
     """File name (in .chalice/) -> content, for every stage and function."""
     files = {}
-    for env in environments:
+    for env in registry.targets:
         stage = env or "dev"
+        account, region = registry.pins.get(env or "", (None, None))
         for function in FUNCTIONS:
-            document = function_policy(project, env, function)
+            document = function_policy(
+                registry.project, env, function, account=account, region=region
+            )
             files[f"policy-{stage}-{function}.json"] = json.dumps(document, indent=2) + "\n"
     return files
 
@@ -107,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(CHALICE_DIR))
     args = parser.parse_args(argv)
     registry = load_registry(args.file)
-    environments: list[str | None] = list(registry.environments) or [None]
-    for name, content in policy_files(registry.project, environments).items():
+    for name, content in policy_files(registry).items():
         (Path(args.out) / name).write_text(content)
         print(f"wrote {Path(args.out) / name}")
     return 0

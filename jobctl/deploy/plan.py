@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from chalicelib.aws.clients import AwsContext
 from chalicelib.core.errors import JobctlError
-from chalicelib.core.names import job_names, prefix, shared_names
+from chalicelib.core.names import JOB_ROLE_SUFFIX, job_names, prefix, shared_names
 from jobctl.deploy.gateways import Gateways
 from jobctl.deploy.resources import LEVELS, Resource, ResourceKind, owned_by
 
@@ -209,7 +209,9 @@ def _removed(
     for kind in discovered:
         for name in gateways[kind].discover():
             job = name.removeprefix(base)
-            found_jobs.add(job.removesuffix("-sfn") if kind is ResourceKind.JOB_ROLE else job)
+            found_jobs.add(
+                job.removesuffix(JOB_ROLE_SUFFIX) if kind is ResourceKind.JOB_ROLE else job
+            )
     gone = sorted(found_jobs - desired_jobs)
     if not gone:
         return []

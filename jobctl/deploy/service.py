@@ -1,22 +1,27 @@
 """Deploy use cases: plan, apply and destroy one project environment.
 
 Owns wiring (the gateway registry, from a client factory), the environment's
-account/region pin, and the lookup of task definition roles. Invariant: one plan is
-computed per command, and apply executes that plan and nothing else.
+account/region pin, the lookup of task definition roles, and where the deploy lock is
+held (`jobctl.deploy.lock`). Invariant: one plan is computed per command, and apply
+executes that plan and nothing else, under the lock taken before it was planned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 
 from chalicelib.aws.clients import AwsContext, AwsSetupError, ClientFactory, describe_error
 from chalicelib.core.errors import JobctlError
+from chalicelib.core.history import KEY
+from chalicelib.core.names import shared_names
 from jobctl.deploy.apply import ApplyResult, apply_plan
 from jobctl.deploy.desired import TaskDefinitionInfo, desired_resources
 from jobctl.deploy.gateways import Gateway, build_gateways
+from jobctl.deploy.lock import DeployLock, Revision
 from jobctl.deploy.plan import Action, Plan, compute_plan
-from jobctl.deploy.resources import ResourceKind
+from jobctl.deploy.resources import ResourceKind, owned_by
 from jobctl.registry.loader import Registry
 
 
@@ -102,6 +107,25 @@ class DeployService:
             prune=prune,
             destroy=destroy,
         )
+
+    @contextmanager
+    def locked(self, revision: Revision) -> Iterator[DeployLock]:
+        """Holds the environment's deploy lock (in its history table) for plan-and-apply.
+
+        Without a history table (the environment's first apply, or after destroy) there is
+        nothing deployed to revert or delete and nowhere to lock: the apply runs unlocked
+        and creates the table. A table with jobctl's name but not this environment's tags,
+        or with another key, is not written: plan refuses it as a conflict before any write.
+        """
+        names = shared_names(self.registry.project, self.env)
+        table = self.gateways()[ResourceKind.TABLE].read(names.history_table)
+        lock = DeployLock(self.factory, names.history_table)
+        ours = table is not None and owned_by(table.tags, self.registry.project, self.env)
+        if table is None or not ours or table.spec["key"] != list(KEY):
+            yield lock
+            return
+        with lock.held(revision):
+            yield lock
 
     def apply(
         self,

@@ -8,7 +8,10 @@ with a warning. Locally that is acceptable only because of what this module adds
   trigger or rerun a job through it;
 * every request gets the identity API Gateway puts in `requestContext.identity` for an IAM
   caller (`userArn`, `user`, `caller`, `accountId`, `accessKey`), naming the local OS user,
-  so the app records `triggered_by` the same way in both places.
+  so the app records `triggered_by` the same way in both places;
+* it sets the app's local-mode flag (`chalicelib.ops.http.LOCAL_MODE`), the only thing
+  that lets the app fall back to `JOBCTL_LOCAL_CALLER` for a request without an identity
+  (a deployed function never has the flag and refuses such a request with a 401).
 The app's configuration is what every stage shares (the top-level `environment_variables`
 of .chalice/config.json; a stage's own values describe a real deployment: its table, its
 Slack secrets), then `JOBCTL_*` values for the local deployment; they are set in this
@@ -105,6 +108,9 @@ class LocalApi:
             os.environ.setdefault(name, value)
         os.environ.update(shared_environment())
         os.environ.update(environment)
+        from chalicelib.ops.http import LOCAL_MODE
+
+        os.environ[LOCAL_MODE] = "1"
         # Chalice warns once per process that IAM auth is not enforced; this module says so
         # at start-up and guards the loopback server instead.
         warnings.filterwarnings("ignore", message=".*not a supported in local mode.*")

@@ -155,7 +155,10 @@ class LocalPlatform:
         # moto logs every failed state with its full context; a run's error and cause are
         # in its history record and execution history, so the console stays readable.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
-        self._stack.enter_context(moto_fixes.install())  # undone when the platform stops
+        # Installed for the rest of the process, not undone when the platform stops: moto's
+        # execution threads can outlive the server, and one that evaluated a state without
+        # the fixes would fail at random (a timeout read as its task's output).
+        moto_fixes.install()
         # Retry waits are scaled; timeouts stay real: the tasks are real processes.
         moto_fixes.set_time_speed(options.time_speed, timeouts=1.0)
         self._stack.callback(moto_fixes.set_time_speed, 1.0)
@@ -186,7 +189,12 @@ class LocalPlatform:
         self._stack.callback(ecs_double.reset)
 
         self.history = HistoryPoller(
-            factory.client("stepfunctions"), self.store, target.base, self._on_change, self.say
+            factory.client("stepfunctions"),
+            self.store,
+            target.base,
+            self._on_change,
+            self.say,
+            home=factory.context,
         )
         slack = (
             SlackWebhook(options.slack_webhook, self.say, meta=store.meta)

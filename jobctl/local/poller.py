@@ -3,8 +3,9 @@
 * `HistoryPoller`: moto emits no "Step Functions Execution Status Change" events, so this
   polls ListExecutions of the project's state machines and feeds each status change,
   described by DescribeExecution (the shape the events carry), to the production
-  `Recorder`, exactly as the `record_execution_status` Lambda would. Each applied change is
-  reported with the run record as it stands after it.
+  `Recorder`, exactly as the `record_execution_status` Lambda would (so it too records only
+  the machines deploy recorded, in the local account and region: `home`). Each applied
+  change is reported with the run record as it stands after it.
 * `AlertPoller`: the state machines publish alerts to the SNS topic `<base>-alerts`; an
   SQS queue subscribed to it (raw delivery) is polled, and each message (an AWS Chatbot
   custom notification) is handed to a callback once, then deleted.
@@ -21,8 +22,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.aws.clients import AwsContext
 from chalicelib.core.history import RunStatus
-from chalicelib.history.recorder import ExecutionChange, Recorder
+from chalicelib.history.recorder import ExecutionChange, Recorder, RejectedEvent
 from chalicelib.history.store import RunStore
 
 Say = Callable[[str], None]
@@ -90,6 +92,7 @@ class HistoryPoller(_Loop):
         prefix: str,
         on_change: Callable[[RunChange], None],
         say: Say,
+        home: Callable[[], AwsContext],
         interval: float = 0.2,
         idle_interval: float = 1.0,
     ) -> None:
@@ -97,7 +100,7 @@ class HistoryPoller(_Loop):
         self.idle_interval = idle_interval
         self.stepfunctions = stepfunctions
         self.store = store
-        self.recorder = Recorder(store, prefix)
+        self.recorder = Recorder(store, prefix, home)
         self.prefix = f"{prefix}-"
         self.on_change = on_change
         self._seen: dict[str, str] = {}
@@ -107,7 +110,13 @@ class HistoryPoller(_Loop):
             for machine in self._machines():
                 for arn in self._changed(machine):
                     described = self.stepfunctions.describe_execution(executionArn=arn)
-                    change = ExecutionChange.from_description(described)
+                    try:
+                        change = ExecutionChange.from_description(described)
+                    except RejectedEvent as exc:
+                        # One unusable execution must not stop the poll of the others.
+                        self.say(f"{self.name}: ignored {arn}: {exc}")
+                        self._seen[arn] = str(described.get("status", ""))
+                        continue
                     if self._seen.get(arn) == change.status:
                         continue
                     self.recorder.record(change)

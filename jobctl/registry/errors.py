@@ -32,20 +32,30 @@ _KEY_HINTS = {
 }
 
 
+# The old key of `alerts`, and what a YAML 1.1 tool (which reads `on` as true) writes back.
+_YAML11_TRUE_KEYS = {"on", "true"}
+
+
 def describe_value(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int | float):
-        return f"the number {value}"
+        # As written (`1.10`, `0x1F`): the loader keeps a number's source text.
+        return f"the number {getattr(value, 'source', value)}"
     if isinstance(value, str):
-        return f"the text '{value}'"
+        return f"the text '{_shortened(value)}'"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
     return type(value).__name__
+
+
+def _shortened(text: str, limit: int = 80) -> str:
+    """`text`, or its start and its length when it would not fit on a line."""
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text)} characters)"
 
 
 def _message(error: Any) -> str:
@@ -61,6 +71,9 @@ def _message(error: Any) -> str:
         "int_type": f"expected a whole number, found {describe_value(value)}",
         "int_parsing": f"expected a whole number, found {describe_value(value)}",
         "int_from_float": f"expected a whole number, found {describe_value(value)}",
+        # A plain number Python will not read (over 4,300 digits) reaches the model as text.
+        "int_parsing_size": "expected a whole number, found a number of "
+        f"{sum(char.isdigit() for char in str(value))} digits",
         "float_type": f"expected a number, found {describe_value(value)}",
         "float_parsing": f"expected a number, found {describe_value(value)}",
         "list_type": f"expected a list, found {describe_value(value)}",
@@ -117,10 +130,14 @@ def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
 
 
 def unknown_key_message(model: type[BaseModel] | None, key: str, where: str = "here") -> str:
-    from jobctl.registry.models import JobSpec, SettingsSpec
+    from jobctl.registry.models import AlertsSpec, JobSpec, SettingsSpec
 
     if key in _KEY_HINTS:
         return f"unknown key '{key}': {_KEY_HINTS[key]}"
+    if model is AlertsSpec and key.lower() in _YAML11_TRUE_KEYS:
+        if key.lower() == "on":
+            return f"unknown key '{key}': `on` is read as true by YAML 1.1 tools; use 'events'"
+        return f"unknown key '{key}': a YAML 1.1 tool rewrote the key `on` as `{key}`; use 'events'"
     if model is not None and issubclass(model, SettingsSpec) and key in JobSpec.model_fields:
         return f"unknown key '{key}': '{key}' is set per job, not in {where}"
     if model is not None:

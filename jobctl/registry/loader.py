@@ -5,7 +5,9 @@ job, job overlay) is validated on its own, so one bad job does not hide the erro
 another; layers are then merged (mappings deep-merge, lists and scalars replace, the most
 specific layer wins) while remembering which document path each value came from, so errors
 found after merging still point at the line that set the value.
-Invariants: pure (no AWS, no clock); all problems are raised together as one RegistryError.
+Invariants: pure (no AWS, no clock); all problems are raised together as one RegistryError;
+a file is read up to the size limit and no further (a FIFO or /dev/zero is refused, not
+read forever).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from chalicelib.core.names import job_names
 from jobctl.registry.checks import Problem, check_job
 from jobctl.registry.diagnostics import Diagnostic, RegistryError, render_field
 from jobctl.registry.errors import diagnostics_from, located
@@ -31,7 +34,7 @@ from jobctl.registry.models import (
     SettingsSpec,
 )
 from jobctl.registry.schedule import parse_schedule
-from jobctl.registry.yamldoc import Document, Path, load_document
+from jobctl.registry.yamldoc import MAX_FILE_BYTES, Document, Path, load_document, too_large
 
 # Settings whose mappings merge key by key across layers; everything else replaces.
 _DEEP = {"network", "retry", "capacity", "alerts", "logging", "tags", "environment"}
@@ -65,7 +68,13 @@ def load_registry(path: str | FilePath, env: str | None = None) -> Registry:
     """Read and validate `path`; with `env`, resolve only that environment."""
     file = str(path)
     try:
-        text = FilePath(path).read_text(encoding="utf-8")
+        with FilePath(path).open("rb") as stream:
+            # One byte past the limit tells a too large file, or a stream that never ends
+            # (/dev/zero, a FIFO), without reading more of it.
+            content = stream.read(MAX_FILE_BYTES + 1)
+        if len(content) > MAX_FILE_BYTES:
+            raise too_large(file)
+        text = content.decode("utf-8")
     except FileNotFoundError:
         raise RegistryError([Diagnostic(1, 1, "no such file", file=file)]) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -83,7 +92,7 @@ class _Validator:
         self.document = document
         self.diagnostics: list[Diagnostic] = list(document.diagnostics)
         # Document paths of values already reported and left out of resolution.
-        self.dropped: set[Path] = set()
+        self.dropped = _DroppedPaths()
 
     def run(self, selected_env: str | None) -> Registry:
         data = self.document.data
@@ -98,6 +107,9 @@ class _Validator:
         raw_envs = data.get("environments")
         declared = tuple(str(name) for name in raw_envs) if isinstance(raw_envs, dict) else ()
         self._check_job_overlays(jobs, declared)
+        if project is not None:
+            self._check_environment_prefixes(project, declared)
+            self._check_name_collisions(project, jobs, declared)
         targets: tuple[str | None, ...] = declared or (None,)
         if selected_env is not None:
             targets = self._select(selected_env, declared)
@@ -127,6 +139,50 @@ class _Validator:
                     self.diagnostics.append(
                         located(self.document, path, message, key=True, field_path=path[:-1])
                     )
+
+    def _check_environment_prefixes(self, project: str, declared: tuple[str, ...]) -> None:
+        """Refuse an environment whose name extends another's with `-` (`prod` and
+        `prod-eu`): IAM scopes an environment by the pattern `<project>-<env>-*` (the
+        trigger role, the Lambda policies), which would also match every name of the other
+        (`<project>-prod-*` matches `<project>-prod-eu-job`). Refusing this makes each
+        environment's pattern match its own names only; it also rules out the name
+        collisions `_check_name_collisions` reports, which need such a pair."""
+        for short in declared:
+            for long in declared:
+                if not long.startswith(f"{short}-"):
+                    continue
+                rest = long.removeprefix(f"{short}-")
+                message = (
+                    f"environment '{long}' extends environment '{short}': the IAM pattern "
+                    f"'{project}-{short}-*' that scopes '{short}' would also match the names "
+                    f"of '{long}' ('{project}-{long}-...'); rename one of them so that "
+                    f"neither starts with the other followed by '-' (e.g. '{rest}-{short}')"
+                )
+                path = ("environments", long)
+                self.diagnostics.append(located(self.document, path, message, key=True))
+
+    def _check_name_collisions(
+        self, project: str, jobs: dict[str, JobSpec], declared: tuple[str, ...]
+    ) -> None:
+        """Refuse two (environment, job) pairs that spell the same AWS names: with
+        environments `prod` and `prod-eu`, job `eu-x` of `prod` and job `x` of `prod-eu` are
+        both `<project>-prod-eu-x` (one state machine, rule and role for two jobs)."""
+        owners: dict[str, tuple[str, str]] = {}
+        for env in declared:
+            for name in jobs:
+                resource = job_names(project, env, name).state_machine
+                other = owners.setdefault(resource, (env, name))
+                if other == (env, name):
+                    continue
+                # Point at the job whose name runs into the other environment's name.
+                (env_a, job_a), (env_b, job_b) = sorted([other, (env, name)], key=_by_job_length)
+                message = (
+                    f"job '{job_b}' of environment '{env_b}' and job '{job_a}' of environment "
+                    f"'{env_a}' would both be named '{resource}' in AWS: rename the job or "
+                    "one of the environments"
+                )
+                path = ("jobs", job_b)
+                self.diagnostics.append(located(self.document, path, message, key=True))
 
     def _validate_top(self, data: dict[str, Any]) -> RegistrySpec | None:
         """Top-level keys, version, project, and job/environment names."""
@@ -244,34 +300,66 @@ class _Validator:
             job = ResolvedJob.model_validate({**merged, **stand_ins})
         except ValidationError as exc:
             self._report_resolution(exc, env, name, origin)
+            # Still check the rest of the job (secrets, sizes, parameters): one bad key in
+            # `defaults` must not hide every job's other problems. The job stays rejected.
+            failed = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+            checked = self._without_failed(merged, stand_ins, failed)
+            if checked is not None:
+                self._report_checks(checked, name, origin, layer_paths, failed)
             return None
+        problems = self._report_checks(job, name, origin, layer_paths, set())
+        return None if problems or stand_ins else job
+
+    def _report_checks(
+        self,
+        job: ResolvedJob,
+        name: str,
+        origin: dict[tuple[str, ...], Path],
+        layer_paths: list[Path],
+        failed: set[str],
+    ) -> list[Problem]:
+        """Run the whole-job checks, skipping problems about values already reported."""
         problems = [
             problem
             for problem in check_job(job)
-            if not any(self._was_dropped(layer_paths, field) for field in problem.fields)
+            if not any(
+                (bool(field) and field[0] in failed) or self._was_dropped(layer_paths, field)
+                for field in problem.fields
+            )
         ]
         for problem in problems:
             self.diagnostics.append(self._locate_problem(name, origin, problem))
-        return None if problems or stand_ins else job
+        return problems
+
+    @staticmethod
+    def _without_failed(
+        merged: dict[str, Any], stand_ins: dict[str, Any], failed: set[str]
+    ) -> ResolvedJob | None:
+        """The job with each failed field at its default or a stand-in, if that resolves."""
+        values = {**merged, **stand_ins}
+        for field in failed:
+            values.pop(field, None)
+            if field in _STAND_INS:
+                values[field] = _STAND_INS[field]
+            elif (
+                field not in ResolvedJob.model_fields
+                or ResolvedJob.model_fields[field].is_required()
+            ):
+                return None
+        try:
+            return ResolvedJob.model_validate(values)
+        except ValidationError:
+            return None
 
     def _sibling_dropped(self, layer_paths: list[Path], field: tuple[str, ...]) -> bool:
         """Whether a key beside `field` was invalid: likely `field` itself, misspelt."""
-        return any(
-            dropped[:-1] == (*layer, *field[:-1])
-            for layer in layer_paths
-            for dropped in self.dropped
-            if len(field) > 1
+        return len(field) > 1 and any(
+            self.dropped.has_child_of((*layer, *field[:-1])) for layer in layer_paths
         )
 
     def _was_dropped(self, layer_paths: list[Path], field: tuple[str, ...]) -> bool:
         """Whether `field` (or a part of it) held an invalid, already reported value."""
-        return any(
-            dropped[: len(layer) + len(field)] == (*layer, *field)
-            or (*layer, *field)[: len(dropped)] == dropped
-            for layer in layer_paths
-            for dropped in self.dropped
-            if dropped[: len(layer)] == layer
-        )
+        return any(self.dropped.overlaps(layer, field) for layer in layer_paths)
 
     def _locate_problem(
         self, name: str, origin: dict[tuple[str, ...], Path], problem: Problem
@@ -358,6 +446,39 @@ class _Validator:
             ("jobs", name),
             ("jobs", name, "environments", env or ""),
         ]
+
+
+class _DroppedPaths:
+    """Document paths of reported, dropped values, indexed so each question is O(path length).
+
+    A registry with N problems drops N paths and asks about them for every job: scanning
+    them all made validation quadratic in the number of problems (issue 12, point 4).
+    """
+
+    def __init__(self) -> None:
+        self._paths: set[Path] = set()
+        self._prefixes: set[Path] = set()  # every prefix of every dropped path, itself included
+        self._parents: set[Path] = set()
+
+    def add(self, path: Path) -> None:
+        self._paths.add(path)
+        self._parents.add(path[:-1])
+        self._prefixes.update(path[:end] for end in range(len(path) + 1))
+
+    def overlaps(self, layer: Path, field: tuple[str, ...]) -> bool:
+        """Whether a dropped path inside `layer` is `layer + field`, inside it or encloses it."""
+        target = (*layer, *field)
+        return target in self._prefixes or any(
+            target[:end] in self._paths for end in range(len(layer), len(target) + 1)
+        )
+
+    def has_child_of(self, parent: Path) -> bool:
+        return parent in self._parents
+
+
+def _by_job_length(owner: tuple[str, str]) -> tuple[int, str]:
+    """Orders colliding (environment, job) pairs: the shorter job name first."""
+    return len(owner[1]), owner[1]
 
 
 def _source_of(origin: dict[tuple[str, ...], Path], field: tuple[str, ...]) -> Path | None:

@@ -18,8 +18,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from chalicelib.core import patterns
 from chalicelib.core.durations import format_duration, parse_duration
+from chalicelib.core.patterns import PatternError, compile_pattern
 from chalicelib.core.runtime import RetryTiming
+from chalicelib.ops.parameters import MAX_VALUE
 from jobctl.registry.schedule import Schedule, ScheduleError, parse_schedule
 
 
@@ -46,11 +49,81 @@ def _between(low: int, high: int, *, duration: bool = False) -> AfterValidator:
 
 
 def _scalar_text(value: object) -> object:
-    """Numbers become strings (env values, command args); booleans must be quoted."""
+    """Numbers become text as written (`1.10`, `0o17` stay so); booleans must be quoted.
+
+    The loader keeps a number's source text (`yamldoc.SourcedInt`/`SourcedFloat`): a text
+    field takes what the user wrote, never Python's respelling of it (`1.1`, `15`).
+    """
     if isinstance(value, bool):
         raise fail(f"'{str(value).lower()}' is a boolean here: quote it to pass it as text")
     if isinstance(value, int | float):
-        return str(value)
+        source = getattr(value, "source", None)
+        return source if isinstance(source, str) else str(value)
+    return value
+
+
+# execve(2) arguments and environment values are C strings: a NUL cannot reach the process.
+# Other C0 controls, DEL and C1 are refused too (they rewrite terminals that show runs);
+# tab, newline and carriage return are kept for multi-line `sh -c` scripts.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _no_control(value: str) -> str:
+    found = _CONTROL.search(value)
+    if found:
+        code = f"U+{ord(found.group()):04X}"
+        if found.group() == "\x00":
+            raise fail(
+                f"contains a NUL character ({code}) at offset {found.start()}: a process's "
+                "arguments and environment are C strings (execve(2)), ECS cannot pass it"
+            )
+        raise fail(
+            f"contains the control character {code} at offset {found.start()}: "
+            "only tab, newline and carriage return are allowed"
+        )
+    return value
+
+
+# AWS tagging rules (Tagging AWS resources, "Tag naming limits and requirements"): keys
+# 1-128 and values 0-256 Unicode characters of letters, separators, digits and `_.:/=+-@`.
+_TAG_CHARACTERS = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*"
+
+
+def _tag_text(what: str, limit: int) -> AfterValidator:
+    def check(value: str) -> str:
+        if len(value) > limit:
+            raise fail(
+                f"a tag {what} allows at most {limit} characters (AWS tag limits), "
+                f"found {len(value)}"
+            )
+        if not patterns.fullmatch(_TAG_CHARACTERS, value):
+            bad = next(c for c in value if not patterns.fullmatch(_TAG_CHARACTERS, c))
+            raise fail(
+                f"'{bad}' (U+{ord(bad):04X}) is not allowed in a tag {what}: AWS tags allow "
+                "letters, digits, spaces and _ . : / = + - @"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _at_most(limit: int, why: str) -> AfterValidator:
+    """A length limit whose message names the limit and where it comes from."""
+
+    def check(value: str) -> str:
+        if len(value) > limit:
+            raise fail(f"allows at most {limit:,} characters ({why}), found {len(value):,}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _version(value: object) -> object:
+    """`version: true` is not 1 (pydantic's Literal[1] would take True, and 1.0)."""
+    if isinstance(value, bool):
+        raise fail(f"'{str(value).lower()}' is a boolean, not a version: write 'version: 1'")
+    if isinstance(value, float):
+        raise fail(f"{value} is not allowed; expected 1")
     return value
 
 
@@ -98,10 +171,11 @@ def _timezone(value: str) -> str:
 
 
 def _regex(value: str) -> str:
+    """A parameter pattern: RE2 (linear time, ASCII `\\d`), as the API matches values with."""
     try:
-        re.compile(value)
-    except re.error as exc:
-        raise fail(f"not a valid regular expression: {exc}") from None
+        compile_pattern(value)
+    except PatternError as exc:
+        raise fail(str(exc)) from None
     return value
 
 
@@ -115,6 +189,27 @@ def _task_definition(value: str) -> str:
 
 Duration = Annotated[int, BeforeValidator(_duration)]
 Text = Annotated[str, BeforeValidator(_scalar_text)]
+# What reaches the container: command arguments and environment values.
+ProcessText = Annotated[str, BeforeValidator(_scalar_text), AfterValidator(_no_control)]
+TagKey = Annotated[str, Field(min_length=1), _tag_text("key", 128)]
+TagValue = Annotated[str, BeforeValidator(_scalar_text), _tag_text("value", 256)]
+# EventBridge rules and Scheduler schedules allow 512 characters in Description; the
+# trigger's is "jobctl: " + the job's description, so 500 keep it whole.
+MAX_DESCRIPTION = 500
+ParameterValue = Annotated[
+    str,
+    BeforeValidator(_scalar_text),
+    AfterValidator(_no_control),
+    _at_most(MAX_VALUE, "the API accepts manual-run values of at most 1,024 characters"),
+]
+Description = Annotated[
+    str,
+    _at_most(
+        MAX_DESCRIPTION,
+        "EventBridge rules and Scheduler schedules allow a 512-character Description, "
+        "which holds 'jobctl: ' and this text",
+    ),
+]
 NonEmpty = Annotated[str, Field(min_length=1)]
 JobName = Annotated[
     str, _matching(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", "job name (lowercase letters, digits, '-')")
@@ -176,7 +271,8 @@ class RetrySpec(StrictModel):
 
 
 class AlertsSpec(StrictModel):
-    on: Annotated[list[AlertEvent], Field(max_length=2)] | None = None
+    # Not `on`: YAML 1.1 tools (PyYAML, yq v3, many linters) read that key as `true`.
+    events: Annotated[list[AlertEvent], Field(max_length=2)] | None = None
     slack: SlackRoute | None = None
 
 
@@ -196,10 +292,21 @@ class CapacityProviderSpec(StrictModel):
 class ParameterSpec(StrictModel):
     """A variable an operator may set on a manual run; passed as container environment."""
 
-    description: str | None = None
+    description: (
+        Annotated[
+            str,
+            _at_most(
+                MAX_DESCRIPTION,
+                "it is shown by the API, and the job's record must fit a 400 KB DynamoDB item",
+            ),
+        ]
+        | None
+    ) = None
     pattern: Annotated[str, AfterValidator(_regex)] | None = None
-    enum: Annotated[list[Text], Field(min_length=1)] | None = None
-    default: Text | None = None
+    # A manual-run value is at most 1,024 characters (chalicelib/ops/parameters.py): an
+    # enum value or default longer than that could never be passed.
+    enum: Annotated[list[ParameterValue], Field(min_length=1, max_length=100)] | None = None
+    default: ParameterValue | None = None
     required: bool = False
 
 
@@ -225,7 +332,7 @@ class SettingsSpec(StrictModel):
     logging: LoggingSpec | None = None
     tracing: bool | None = None
     enabled: bool | None = None
-    tags: Annotated[dict[NonEmpty, Text], Field(max_length=40)] | None = None
+    tags: Annotated[dict[TagKey, TagValue], Field(max_length=40)] | None = None
 
 
 class EnvironmentSpec(SettingsSpec):
@@ -240,13 +347,13 @@ class JobOverlaySpec(SettingsSpec):
 
     schedule: ScheduleText | None = None
     timezone: TimeZone | None = None
-    command: Annotated[list[Text], Field(min_length=1)] | None = None
-    environment: dict[EnvVarName, Text] | None = None
+    command: Annotated[list[ProcessText], Field(min_length=1)] | None = None
+    environment: dict[EnvVarName, ProcessText] | None = None
 
 
 class JobSpec(JobOverlaySpec):
-    description: str | None = None
-    owner: str | None = None
+    description: Description | None = None
+    owner: Annotated[str, _at_most(256, "it is shown in alerts and the API")] | None = None
     parameters: dict[ParamName, ParameterSpec] | None = None
     environments: dict[EnvName, JobOverlaySpec] | None = None
 
@@ -261,7 +368,7 @@ DEFAULT_RETENTION = 90 * 86400
 
 
 class RegistrySpec(StrictModel):
-    version: Literal[1]
+    version: Annotated[Literal[1], BeforeValidator(_version)]
     project: ProjectName
     history: HistorySpec | None = None
     defaults: SettingsSpec | None = None
@@ -295,7 +402,7 @@ class Retry(StrictModel):
 
 
 class Alerts(StrictModel):
-    on: tuple[AlertEvent, ...] = ("failure", "recovery")
+    events: tuple[AlertEvent, ...] = ("failure", "recovery")
     slack: str | None = None
 
 

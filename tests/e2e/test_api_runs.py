@@ -19,6 +19,8 @@ from .conftest import Platform
 def api(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
     monkeypatch.setenv("JOBCTL_HISTORY_TABLE", "e2e-history")
     monkeypatch.setenv("JOBCTL_PREFIX", "e2e")
+    # As `jobctl local` serves it (no SigV4 identity): the local mode names the caller.
+    monkeypatch.setenv("JOBCTL_LOCAL_MODE", "1")
     monkeypatch.setenv("JOBCTL_LOCAL_CALLER", "bob")
     with Client(lambda_app.app) as client:
         yield client

@@ -93,3 +93,52 @@ def test_pause_resume_and_refusals(
     assert "no run with id" in capsys.readouterr().err
     assert jobctl(registry, "runs", "--since", "soon") == 2
     assert jobctl(registry, "logs", "no-such-run") == 2
+
+
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x9b31m\u202eexe.txt\u2066"
+
+
+def test_show_runs_and_logs_print_terminal_controls_escaped(
+    platform: Platform, registry: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A record written by someone else (or by ECS) cannot drive the operator's terminal."""
+    from tests.support.history import put_runs, run_item
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    put_runs(
+        dynamodb,
+        "e2e-history",
+        [
+            run_item(
+                "ok",
+                "hostile-1",
+                "FAILED",
+                "2026-11-22T03:00:00.000Z",
+                reason=HOSTILE,
+                stopped_reason=HOSTILE,
+                trigger="manual\x1b[8m",
+                parameters={"DAY": HOSTILE},
+            )
+        ],
+    )
+    for argv in (("show", "hostile-1"), ("runs", "ok")):
+        assert jobctl(registry, *argv) == 0
+        out = capsys.readouterr().out
+        for control in ("\x1b", "\x07", "\x9b", "\u202e", "\u2066"):
+            assert control not in out, (argv, repr(out))
+    assert jobctl(registry, "show", "hostile-1") == 0
+    out = capsys.readouterr().out
+    assert "\\x1b]0;pwned\\x07" in out and "\\u202eexe.txt\\u2066" in out
+    assert jobctl(registry, "show", "hostile-1", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["reason"] == HOSTILE, "--json keeps the value"
+
+    # And the CLI refuses to write such a reason, as the API does.
+    refused: tuple[tuple[str, ...], ...] = (
+        ("run", "ok", "--reason", HOSTILE),
+        ("rerun", "hostile-1", "--reason", "x\u202ey"),
+        ("pause", "ok", "--reason", "\x1b[2J"),
+        ("resume", "ok", "--reason", "\x9b"),
+    )
+    for command in refused:
+        assert jobctl(registry, *command) == 2, command
+        assert "control character" in capsys.readouterr().err

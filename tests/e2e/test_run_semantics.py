@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from jobctl.local.moto import TaskExit, ecs_double
+from jobctl.local.moto.ecs_double import API_ERRORS
 
 from .conftest import Platform
 
@@ -71,6 +74,37 @@ def test_capacity_failures_use_the_capacity_policy_not_the_job_retries(platform:
     ]
     assert errors == ["AmazonECS.Unknown", "AmazonECS.Unknown", "ECS.AmazonECSException"]
     assert platform.record("capacity", "cap-1")["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize("fault", ["cluster_not_found", "access_denied", "invalid_parameter"])
+def test_configuration_errors_fail_at_once_recorded_and_alerted(
+    platform: Platform, fault: str
+) -> None:
+    """Step Functions names every ECS API error ECS.AmazonECSException; the Cause's error
+    code (AccessDenied, ClusterNotFound, InvalidParameter, ...) says retrying cannot help."""
+    ecs_double.fail_run_task(fault, times=5)
+    ended = platform.run("capacity", "config-1")
+    assert (ended["status"], ended["error"]) == ("FAILED", "Job.Failed")
+    assert len(ecs_double.requests) == 1, "a configuration error is not retried as capacity"
+    record = platform.record("capacity", "config-1")
+    assert (record["status"], record["error"], record["attempts"]) == (
+        "FAILED",
+        "Job.ConfigurationError",
+        1,
+    )
+    code = API_ERRORS[fault][0]
+    assert f"Error Code: {code}" in record["cause"]
+    (alert,) = platform.alerts()
+    assert alert["metadata"]["additionalContext"]["error"] == "Job.ConfigurationError"
+    assert f"Job.ConfigurationError: {API_ERRORS[fault][1]}" in alert["content"]["description"]
+
+
+def test_capacity_is_still_retried_after_the_configuration_check(platform: Platform) -> None:
+    ecs_double.fail_run_task("throttle", times=2)
+    ecs_double.script("capacity", 0)
+    assert platform.run("capacity", "throttled")["status"] == "SUCCEEDED"
+    assert len(ecs_double.requests) == 3
+    assert platform.record("capacity", "throttled")["attempts"] == 3
 
 
 def test_job_failure_is_not_retried_by_the_capacity_policy(platform: Platform) -> None:
@@ -148,6 +182,7 @@ def test_manual_parameters_reach_the_container_environment_and_nothing_else(
 
 
 def test_aborted_execution_is_recorded_aborted_and_frees_the_lock(platform: Platform) -> None:
+    from chalicelib.aws.clients import ClientFactory
     from chalicelib.history.recorder import ExecutionChange, Recorder
     from chalicelib.history.store import RunStore
 
@@ -157,7 +192,9 @@ def test_aborted_execution_is_recorded_aborted_and_frees_the_lock(platform: Plat
     platform.sfn.stop_execution(executionArn=running, cause="operator stopped it")
     assert platform.wait(running)["status"] == "ABORTED"
     # moto emits no status-change events: feed the recorder what EventBridge would deliver.
-    recorder = Recorder(RunStore(platform.ddb, "e2e-history"), "e2e")
+    recorder = Recorder(
+        RunStore(platform.ddb, "e2e-history"), "e2e", ClientFactory(region="us-east-1").context
+    )
     change = ExecutionChange.from_description(platform.sfn.describe_execution(executionArn=running))
     assert recorder.record(change) == "finished"
     assert platform.record("single", "single-1")["status"] == "ABORTED"
@@ -188,3 +225,42 @@ def test_run_records_expire_after_the_history_retention(platform: Platform) -> N
     platform.run("ok", "kept")
     expires = platform.record("ok", "kept")["expires_at"]
     assert before + 90 * 86400 - 5 <= expires <= time.time() + 90 * 86400 + 5
+
+
+@pytest.mark.parametrize(
+    "payload, error",
+    [
+        ({"parameters": {"LEVEL": "extreme"}}, "parameter LEVEL must be one of: low, high"),
+        ({"parameters": {"DAY": "1" * 1025}}, "parameter DAY is longer than 1024 characters"),
+        ({"parameters": {"DAY": 20261120}}, "parameter DAY must be a string"),
+        ({"parameters": ["DAY"]}, "parameters must be an object"),
+        ({"trigger": "cron"}, "trigger must be one of: schedule, manual, rerun, slack"),
+        ({"reason": "r" * 501}, "reason must be a string of at most 500 characters"),
+        ({"triggered_by": {"arn": "x"}}, "triggered_by must be a string of at most 2048"),
+    ],
+)
+def test_input_the_api_refuses_fails_the_run_before_the_task(
+    platform: Platform, payload: dict[str, object], error: str
+) -> None:
+    """StartExecution is open to anyone with the permission: the machine checks the input."""
+    ended = platform.run("params", "invalid-1", {"trigger": "manual", **payload})
+    assert ended["status"] == "FAILED"
+    assert ecs_double.requests == [], "no task starts for input the API would have refused"
+    record = platform.record("params", "invalid-1")
+    assert (record["status"], record["error"], record["attempts"]) == (
+        "FAILED",
+        "Job.InvalidInput",
+        0,
+    )
+    assert record["cause"].startswith(error)
+    (alert,) = platform.alerts()
+    assert alert["metadata"]["additionalContext"]["error"] == "Job.InvalidInput"
+    assert f"Job.InvalidInput: {error}" in alert["content"]["description"]
+    assert "lock_holder" not in platform.meta("params")
+
+
+def test_valid_enum_and_longest_value_still_run(platform: Platform) -> None:
+    ecs_double.script("params", 0)
+    payload = {"trigger": "manual", "parameters": {"LEVEL": "high", "DAY": "9" * 1024}}
+    assert platform.run("params", "valid-1", payload)["status"] == "SUCCEEDED"
+    assert ecs_double.started[0].environment("app")["LEVEL"] == "high"

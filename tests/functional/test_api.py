@@ -326,6 +326,7 @@ def test_bad_reads_get_json_errors(api: Api, path: str, status: int, error: str)
         ({"parameters": {"AWS_REGION": "x"}, "reason": "x"}, "AWS_REGION", "reserved"),
         ({"parameters": {"LD_PRELOAD": "/tmp/x.so"}, "reason": "x"}, "LD_PRELOAD", "reserved"),
         ({"parameters": {"DAY": "2026-11-01; rm -rf /"}, "reason": "x"}, "DAY", "pattern"),
+        ({"parameters": {"DAY": "２０２６-１１-０１"}, "reason": "x"}, "DAY", "pattern"),
         ({"parameters": {"DAY": 20261101}, "reason": "x"}, "parameters.DAY", "string"),
         ({"parameters": {"DAY": "2026-11-01"}}, "reason", "required"),
         ({"parameters": {}, "reason": "   "}, "reason", "at least 1"),
@@ -412,3 +413,181 @@ def test_the_packaged_template_puts_sigv4_on_every_route_but_slack(tmp_path: Pat
 
 def _caches(directory: str, names: list[str]) -> list[str]:
     return [name for name in names if name in ("__pycache__", "deployments", ".mypy_cache")]
+
+
+# ------------------------------------------------------------------ hostile input (issue 12)
+
+
+def _forged(data: Any) -> str:
+    """A token as the API issued them before they were signed: base64 of JSON."""
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+
+
+JOB_KEY = {"pk": {"S": "JOB#report"}, "sk": {"S": "RUN#r1"}}
+TAMPERED_TOKENS = [
+    _forged({**JOB_KEY, "job": {"S": "report"}, "job_time": {"S": 1}}),  # a non-string value
+    _forged({"pk": {"S": ["x"]}, "sk": {"S": {"a": 1}}}),
+    _forged(JOB_KEY),  # the index's own key attributes missing
+    _forged({**JOB_KEY, "job": {"S": "zoned"}, "job_time": {"S": "2026-11-20T03:00:01.000Z#r1"}}),
+    _forged({"cursors": {"FAILED": JOB_KEY}}),
+    _forged({"cursors": {"FAILED": {**JOB_KEY, "status": {"S": "FAILED"}, "status_time": 5}}}),
+    "A" * 100_000,
+    "1." + "A" * 5000 + ".sig",
+]
+
+
+@pytest.mark.parametrize("token", TAMPERED_TOKENS, ids=lambda token: token[:24])
+@pytest.mark.parametrize(
+    "path", ["/jobs/report/runs", "/jobs/report/runs?status=FAILED", "/runs", "/runs?status=FAILED"]
+)
+def test_tampered_and_oversized_tokens_are_400_naming_next_token(
+    api: Api, path: str, token: str
+) -> None:
+    api.seed(run_item("report", "r1", "FAILED", "2026-11-20T03:00:01.000Z"))
+    joiner = "&" if "?" in path else "?"
+    got, body = api.get(f"{path}{joiner}next_token={token}")
+    assert (got, body["error"], body.get("field")) == (400, "BadRequest", "next_token"), body
+    assert token[:200] not in body["message"], "a refused token is not echoed back"
+
+
+def test_a_token_continues_only_the_listing_it_was_issued_for(api: Api) -> None:
+    api.seed(
+        *[
+            run_item("report", f"r{i}", "FAILED", f"2026-11-2{i}T03:00:01.000Z")
+            for i in range(1, 4)
+        ],
+        *[run_item("zoned", f"z{i}", "FAILED", f"2026-11-2{i}T08:00:01.000Z") for i in range(1, 4)],
+    )
+    _, first = api.get("/jobs/report/runs?limit=1")
+    token = first["next_token"]
+    assert token
+    _, same = api.get(f"/jobs/report/runs?limit=1&next_token={token}")
+    assert [run["run_id"] for run in same["runs"]] == ["r2"], "the same listing continues"
+    for other in (
+        "/jobs/zoned/runs?limit=1",
+        "/jobs/report/runs?limit=1&status=FAILED",
+        "/jobs/report/runs?limit=1&since=2026-11-01T00:00:00Z",
+        "/runs?limit=1",
+        "/runs?limit=1&status=FAILED",
+    ):
+        got, body = api.get(f"{other}&next_token={token}")
+        assert (got, body.get("field")) == (400, "next_token"), other
+    _, merged = api.get("/runs?limit=1")
+    got, body = api.get(f"/jobs/report/runs?limit=1&next_token={merged['next_token']}")
+    assert (got, body.get("field")) == (400, "next_token")
+    # A token is short and opaque: no DynamoDB key in clear.
+    assert len(token) <= 4096 and "JOB#report" not in token
+
+
+def test_a_since_listing_keeps_its_window_across_pages(api: Api) -> None:
+    api.seed(
+        *[
+            run_item("report", f"r{i}", "SUCCEEDED", f"2026-11-2{i}T03:00:01.000Z")
+            for i in range(1, 4)
+        ]
+    )
+    _, first = api.get("/jobs/report/runs?limit=2&since=3650d")
+    _, second = api.get(f"/jobs/report/runs?limit=2&since=3650d&next_token={first['next_token']}")
+    assert [r["run_id"] for r in first["runs"] + second["runs"]] == ["r3", "r2", "r1"]
+
+
+@pytest.mark.parametrize(
+    "since",
+    [
+        "99999999999d",
+        "99999999999999999999h",
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+        "0001-01-01",
+    ],
+)
+def test_out_of_range_since_is_400_naming_since(api: Api, since: str) -> None:
+    from urllib.parse import quote
+
+    for path in ("/jobs/report/runs", "/runs"):
+        got, body = api.get(f"{path}?since={quote(since)}")
+        assert (got, body["error"], body.get("field")) == (400, "BadRequest", "since"), body
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 8000 + b" " * 8000,
+        b'{"reason": ' + b"[" * 8000 + b"]" * 8000 + b"}",
+        b'{"reason": "x", "parameters": ' + b'{"a":' * 2000 + b"1" + b"}" * 2001,
+    ],
+    ids=["brackets", "nested-reason", "nested-objects"],
+)
+def test_deeply_nested_bodies_are_400_not_500(api: Api, raw: bytes) -> None:
+    assert len(raw) <= 16 * 1024
+    for path in ("/jobs/report/runs", "/runs/r1/rerun", "/jobs/report/pause"):
+        got, body = api.post(path, raw=raw)
+        assert (got, body["error"], body.get("field")) == (400, "BadRequest", "body"), body
+
+
+def test_a_request_without_a_caller_identity_is_refused_and_changes_nothing(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.seed(run_item("report", "r1", "FAILED", "2026-11-22T03:00:00.000Z"))
+    with_identity = LambdaEventConverter.create_lambda_event
+
+    def anonymous(self: Any, *args: Any, **kwargs: Any) -> Any:
+        event = with_identity(self, *args, **kwargs)
+        for name in ("userArn", "caller", "user"):
+            event["requestContext"]["identity"].pop(name, None)
+        return event
+
+    monkeypatch.setattr(LambdaEventConverter, "create_lambda_event", anonymous)
+    # The local fallback names a user only under `jobctl local`: set alone, it is ignored.
+    monkeypatch.setenv("JOBCTL_LOCAL_CALLER", "mallory")
+    for path, payload in (
+        ("/jobs/report/runs", {"reason": "x"}),
+        ("/runs/r1/rerun", {}),
+        ("/jobs/report/pause", {}),
+        ("/jobs/report/resume", {}),
+    ):
+        got, body = api.post(path, payload)
+        assert (got, body["error"]) == (401, "Unauthorized"), (path, body)
+    executions = api.sfn.list_executions(
+        stateMachineArn="arn:aws:states:us-east-1:123456789012:stateMachine:api-report"
+    )["executions"]
+    assert executions == []
+    _, job = api.get("/jobs/report")
+    assert job["paused"] is False and job["paused_by"] is None
+
+
+HOSTILE_TEXT = [
+    "\x1b]0;pwned\x07",  # OSC: sets the terminal's title
+    "\x1b[2J",  # ESC (CSI): clears the screen
+    "ok\x9b31m",  # C1 CSI
+    "\x85",  # C1 NEL
+    "deploy \u202eexe.txt",  # bidi override
+    "\u2066isolate\u2069",
+    "line\nbreak",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXT, ids=lambda text: repr(text)[:20])
+def test_reasons_with_terminal_controls_are_refused(api: Api, text: str) -> None:
+    api.seed(run_item("report", "r1", "FAILED", "2026-11-22T03:00:00.000Z"))
+    for path in ("/jobs/report/runs", "/runs/r1/rerun", "/jobs/report/pause"):
+        got, body = api.post(path, {"reason": text})
+        assert (got, body["error"], body.get("field")) == (400, "BadRequest", "reason"), body
+        assert "\x1b" not in body["message"]
+    executions = api.sfn.list_executions(
+        stateMachineArn="arn:aws:states:us-east-1:123456789012:stateMachine:api-report"
+    )["executions"]
+    assert executions == []
+    # Plain text, accents and emoji are still reasons.
+    assert api.post("/jobs/report/runs", {"reason": "café backfill 🚀"})[0] == 202
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXT, ids=lambda text: repr(text)[:20])
+def test_parameter_values_with_terminal_controls_are_refused_by_the_request_model(
+    api: Api, text: str
+) -> None:
+    got, body = api.post("/jobs/report/runs", {"parameters": {"LEVEL": text}, "reason": "x"})
+    assert (got, body["error"], body.get("field")) == (400, "BadRequest", "parameters.LEVEL")
+    assert "control character" in body["message"]

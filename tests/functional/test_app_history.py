@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -16,8 +17,10 @@ from jobctl.deploy.desired import shared_resources
 from jobctl.deploy.gateways.table import TableGateway
 from jobctl.deploy.resources import ResourceKind
 from tests.support.aws import offline_aws
+from tests.support.history import deploy_meta, run_item
 
 REGION = "us-east-1"
+MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:lab-report"
 
 
 @pytest.fixture
@@ -33,17 +36,18 @@ def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
             if r.kind is ResourceKind.TABLE
         )
         TableGateway(ClientFactory(), context, "lab").create(table)
+        deploy_meta(boto3.client("dynamodb", region_name=REGION), table.name, "report", MACHINE)
         with Client(lambda_app.app) as test_client:
             yield test_client
 
 
-def status_event(client: Client, status: str) -> dict:
+def status_event(client: Client, status: str) -> dict[str, Any]:
     return client.events.generate_cw_event(
         source="aws.states",
         detail_type="Step Functions Execution Status Change",
         detail={
             "executionArn": "arn:aws:states:us-east-1:123456789012:execution:lab-report:r1",
-            "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:lab-report",
+            "stateMachineArn": MACHINE,
             "name": "r1",
             "status": status,
             "startDate": 1795000000000,
@@ -51,6 +55,7 @@ def status_event(client: Client, status: str) -> dict:
             "input": "{}",
         },
         resources=[],
+        region=REGION,
     )
 
 
@@ -76,4 +81,32 @@ def test_reconciler_runs_on_schedule(client: Client) -> None:
     event = client.events.generate_cw_event(
         source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
     )
-    assert client.lambda_.invoke("reconcile_history", event).payload == {"repaired": 0}
+    assert client.lambda_.invoke("reconcile_history", event).payload == {
+        "repaired": 0,
+        "gone": 0,
+        "unchecked": 0,
+    }
+
+
+def test_a_malformed_status_change_is_rejected_not_raised(client: Client) -> None:
+    event = status_event(client, "RUNNING") | {"detail": "RUNNING"}
+    assert client.lambda_.invoke("record_execution_status", event).payload == {"result": "rejected"}
+
+
+def test_the_reconciler_records_a_run_whose_execution_is_gone(client: Client) -> None:
+    # A RUNNING record of a job pruned since: DescribeExecution says ExecutionDoesNotExist.
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.put_item(
+        TableName="lab-history",
+        Item=run_item("report", "r9", "RUNNING", "2026-11-18T11:06:40.000Z"),
+    )
+    event = client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+    )
+    assert client.lambda_.invoke("reconcile_history", event).payload == {
+        "repaired": 0,
+        "gone": 1,
+        "unchecked": 0,
+    }
+    run = RunStore(dynamodb, "lab-history").get("report", "r9")
+    assert run is not None and (run["status"], run["error"]) == ("ABORTED", "ExecutionDoesNotExist")

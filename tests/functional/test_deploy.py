@@ -6,6 +6,7 @@ import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -22,9 +23,11 @@ from jobctl.deploy.service import DeployService
 from jobctl.local.seed import register_task_definition
 from jobctl.registry.loader import load_registry
 from tests.support.aws import offline_aws
+from tests.support.iam_eval import allows, trusts
 from tests.support.registries import BASE
 
 REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's default account
 JOBS = """\
 environments:
   prod: {}
@@ -114,9 +117,10 @@ def test_create_from_empty_then_second_apply_makes_no_mutating_call(
     again, calls = deploy(registry_file)
     assert again == []
     assert calls.mutating() == []
-    # Constant: identity, task definition, 4 shared resources (9 reads), 4 discovery lists.
-    # Per job: role + policy, state machine + tags, rule + targets + tags (or one schedule), META.
-    assert len(calls.seen) <= 15 + 8 * 3, sorted(calls.seen)
+    # Constant: identity, task definition, 4 shared resources (11 reads), 4 discovery lists.
+    # Per job: role + its inline and attached policy lists + policy, state machine + tags,
+    # rule + targets + tags (or one schedule), META.
+    assert len(calls.seen) <= 17 + 10 * 3, sorted(calls.seen)
 
 
 @pytest.mark.parametrize(
@@ -177,11 +181,21 @@ def test_rename_keeps_the_old_job_until_prune(aws: None, registry_file: Path) ->
     deploy(registry_file)
     edit(registry_file, "  sync:", "  pull:")
     done, _ = deploy(registry_file)
+    # The trigger role names the environment's jobs by `demo-prod-*` (IAM): unchanged.
     assert {verb for verb, _, _ in done} == {"create"}
     machines = {
         m["name"] for m in boto3.client("stepfunctions").list_state_machines()["stateMachines"]
     }
     assert {"demo-prod-sync", "demo-prod-pull"} <= machines
+    # Kept until prune means still running: the trigger role may start and be assumed by both.
+    trigger = _trigger_role_documents()
+    for job in ("sync", "pull"):
+        machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:demo-prod-{job}"
+        assert allows(trigger["policy"], "states:StartExecution", machine), job
+        rule = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/demo-prod-{job}"
+        source = {"aws:SourceArn": rule, "aws:SourceAccount": ACCOUNT}
+        assert trusts(trigger["trust"], "events.amazonaws.com", ACCOUNT, **source), job
+    assert deploy(registry_file)[0] == []
 
     done, _ = deploy(registry_file, prune=True)
     assert done == sorted(
@@ -197,6 +211,64 @@ def test_rename_keeps_the_old_job_until_prune(aws: None, registry_file: Path) ->
     }
     assert "demo-prod-sync" not in machines and "demo-prod-pull" in machines
     assert deploy(registry_file, prune=True)[0] == []
+
+
+ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def _administrator_access() -> str:
+    """AWS's AdministratorAccess, made in the account (the offline moto loads no AWS
+    managed policies)."""
+    created = boto3.client("iam").create_policy(
+        PolicyName="AdministratorAccess", PolicyDocument=json.dumps(ALL)
+    )
+    return str(created["Policy"]["Arn"])
+
+
+@pytest.mark.parametrize("role", ["demo-prod-report-sfn", "demo-prod-trigger"])
+def test_drift_on_a_role_is_planned_and_removed(aws: None, registry_file: Path, role: str) -> None:
+    """A role jobctl owns has its one inline policy and nothing else: an attached
+    AdministratorAccess, another inline policy or a permissions boundary added by hand
+    would survive every apply unseen."""
+    deploy(registry_file)
+    iam = boto3.client("iam")
+    admin = _administrator_access()
+    iam.attach_role_policy(RoleName=role, PolicyArn=admin)
+    iam.put_role_policy(RoleName=role, PolicyName="extra", PolicyDocument=json.dumps(ALL))
+    iam.put_role_permissions_boundary(RoleName=role, PermissionsBoundary=admin)
+
+    plan = DeployService(ClientFactory(), load_registry(registry_file), "prod").plan()
+    [action] = plan.actions
+    assert (action.verb, action.resource.name) == ("update", role)
+    assert {(c.path, json.dumps(c.old), json.dumps(c.new)) for c in action.changes} == {
+        ("attached", json.dumps([admin]), "[]"),
+        ("other_inline", '["extra"]', "[]"),
+        ("boundary", json.dumps(admin), "null"),
+    }
+
+    done, _ = deploy(registry_file)
+    assert done == [("update", action.resource.kind, role)]
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    assert iam.list_role_policies(RoleName=role)["PolicyNames"] == ["jobctl"]
+    assert "PermissionsBoundary" not in iam.get_role(RoleName=role)["Role"]
+    assert deploy(registry_file)[0] == []
+
+
+def test_a_drifted_role_is_still_deleted(aws: None, registry_file: Path) -> None:
+    # IAM refuses DeleteRole while a policy is attached: prune and destroy detach it first.
+    deploy(registry_file)
+    admin = _administrator_access()
+    boto3.client("iam").attach_role_policy(RoleName="demo-prod-report-sfn", PolicyArn=admin)
+    deploy(registry_file, destroy=True)
+    assert boto3.client("iam").list_roles(PathPrefix="/jobctl/")["Roles"] == []
+
+
+def _trigger_role_documents() -> dict[str, Any]:
+    """The deployed trigger role's trust and inline policy, as IAM holds them."""
+    iam = boto3.client("iam")
+    role = iam.get_role(RoleName="demo-prod-trigger")["Role"]
+    policy = iam.get_role_policy(RoleName="demo-prod-trigger", PolicyName="jobctl")
+    return {"trust": role["AssumeRolePolicyDocument"], "policy": policy["PolicyDocument"]}
 
 
 def test_destroy_removes_everything_it_owns(aws: None, registry_file: Path) -> None:

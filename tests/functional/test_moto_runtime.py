@@ -26,7 +26,14 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
 stub = base.StateTaskService._normalise_parameters
+def branch_error_refused():
+    try:
+        branches_decl.CustomErrorName(error_name="States.TaskFailed")
+    except ValueError:
+        return True
+    return False
 print(json.dumps({
     "jsonata_evaluator_missing": jsonata_module._eval_jsonata is None,
     "ecs_parameters_not_normalised": ecs.StateTaskServiceEcs._normalise_parameters is stub,
@@ -35,6 +42,11 @@ print(json.dumps({
     "aws_sdk_parameters_not_normalised": sdk.StateTaskServiceAwsSdk._normalise_parameters is stub,
     "eni_dns_name_only_with_dns_hostnames": not hasattr(NetworkInterface, "private_dns_name"),
     "retries_sleep_in_real_time": retrier_decl.time.__name__ == "time",
+    "parallel_branch_states_error_refused": branch_error_refused(),
+    "string_variables_bound_unescaped": jsonata_module.encode_jsonata_variable_declarations(
+        {"$v": 'a"b'}) == '$v:="a"b";',
+    "run_task_drops_capacity_provider_strategy": "CapacityProviderStrategy"
+    not in ecs._SUPPORTED_API_PARAM_BINDINGS["runtask"],
 }))
 """
 
@@ -52,7 +64,7 @@ def test_every_defect_is_still_present_in_pristine_moto() -> None:
     assert found == {name: True for name in found}, (
         f"moto changed: a defect listed in jobctl/local/moto/ is gone; re-check its fix: {found}"
     )
-    assert len(found) == 7
+    assert len(found) == 10
 
 
 def test_install_replaces_each_defective_piece() -> None:
@@ -124,6 +136,7 @@ def test_every_override_has_the_signature_of_the_moto_method_it_replaces() -> No
         "StateTaskServiceEcs._eval_integration_pattern",
         "StateTaskServiceEcs._eval_service_task",
         "StateTaskServiceEcs._from_error",
+        "StateTaskServiceEcs._get_supported_parameters",
         "StateTaskServiceEcs._normalise_parameters",
         "StateTaskServiceEcs._normalise_response",
         "Timeout._eval_body",
@@ -175,9 +188,14 @@ def test_leaving_the_last_install_restores_every_original_attribute() -> None:
             "NetworkInterface.private_dns_name",
             "Timeout._eval_body",
             "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl.time",
+            "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl"
+            ".CustomErrorName",
             f"{SERVICE}.state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK",
             f"{SERVICE}.state_task_service_factory.StateTaskServiceAwsSdk",
             f"{SERVICE}.state_task_service_factory.StateTaskServiceEcs",
+            "moto.stepfunctions.parser.asl.eval.states.encode_jsonata_variable_declarations",
+            "moto.stepfunctions.parser.asl.eval.variable_store"
+            ".encode_jsonata_variable_declarations",
             "moto.stepfunctions.parser.asl.jsonata.jsonata._eval_jsonata",
         ],
         "installed_before": False,

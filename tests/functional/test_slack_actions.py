@@ -18,6 +18,7 @@ import pytest
 from chalicelib.alerts.blocks import render
 from chalicelib.alerts.message import parse_alert
 from chalicelib.alerts.storm import Notice
+from chalicelib.core import history as schema
 from chalicelib.ops.errors import Conflict, NotFound
 from tests.support.alert_env import ALLOWED, REGION, SIGNING_SECRET, AlertEnv, alert_env
 from tests.support.alert_samples import run_alert
@@ -61,7 +62,7 @@ def env(monkeypatch: pytest.MonkeyPatch, slack_server: SlackServer) -> Iterator[
 @pytest.fixture
 def ops(env: AlertEnv) -> FakeOps:
     fake = FakeOps()
-    env.services.ops = fake  # type: ignore[misc]
+    env.services.ops = fake  # type: ignore[assignment]
     return fake
 
 
@@ -248,9 +249,11 @@ def test_other_interactions_are_acknowledged_and_ignored(env: AlertEnv, ops: Fak
 
 
 def test_a_response_url_outside_slack_is_not_called(env: AlertEnv, ops: FakeOps) -> None:
+    # Refused before anything starts: the user would see no answer, and click again.
     body = click(env, response_url="https://attacker.example/collect")
-    assert post(env, body, signed(body)).json_body["ok"] is True
-    assert env.slack.requests == [] and len(ops.calls) == 1
+    response = post(env, body, signed(body))
+    assert (response.status_code, response.json_body["error"]) == (400, "BadRequest")
+    assert env.slack.requests == [] and ops.calls == []
 
 
 def test_an_unreadable_signing_secret_is_a_503_in_json(env: AlertEnv, ops: FakeOps) -> None:
@@ -259,3 +262,125 @@ def test_an_unreadable_signing_secret_is_a_503_in_json(env: AlertEnv, ops: FakeO
     response = post(env, body, signed(body))
     assert response.status_code == 503 and response.json_body["error"] == "Unavailable"
     assert ops.calls == []
+
+
+# ---------------------------------------------------------------- hostile input (issue 12)
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["\u00b2", "\u0661\u0662", "1" * 5000, "9" * 40, " 1", "+1", "-1"],
+    ids=lambda text: f"{text[:6]!r}x{len(text)}",
+)
+def test_malformed_timestamps_are_401_for_unauthenticated_callers(
+    env: AlertEnv, ops: FakeOps, timestamp: str
+) -> None:
+    body = click(env)
+    headers = {**signed(body), "X-Slack-Request-Timestamp": timestamp}
+    response = post(env, body, headers)
+    assert (response.status_code, response.json_body["error"]) == (401, "Unauthorized")
+    assert ops.calls == []
+
+
+@pytest.mark.parametrize(
+    "signature",
+    ["v0=\u00e9" * 20, "v0=" + "a" * 5000, "", "v1=" + "a" * 64],
+    ids=lambda text: f"{text[:6]!r}x{len(text)}",
+)
+def test_malformed_signatures_are_401(env: AlertEnv, ops: FakeOps, signature: str) -> None:
+    body = click(env)
+    headers = {**signed(body), "X-Slack-Signature": signature}
+    response = post(env, body, headers)
+    assert response.status_code == 401
+    assert ops.calls == []
+
+
+@pytest.mark.parametrize(
+    "suffix",
+    [
+        "/actions/T0/1 2/X",  # a space: urllib refuses it, after the run had started
+        "/actions/T0/\u00e9/X",
+        "/actions/T0/\x00/X",
+    ],
+)
+def test_an_unusable_response_url_is_refused_before_anything_starts(
+    env: AlertEnv, ops: FakeOps, suffix: str
+) -> None:
+    body = click(env, response_url=env.slack.base_url + suffix)
+    response = post(env, body, signed(body))
+    assert (response.status_code, response.json_body["error"]) == (400, "BadRequest")
+    assert "response_url" in response.json_body["message"]
+    assert ops.calls == [] and env.slack.requests == []
+
+
+def test_response_url_scheme_and_host_are_compared_exactly(env: AlertEnv, ops: FakeOps) -> None:
+    from chalicelib.alerts.slack_actions import SlackActions
+
+    actions = SlackActions(
+        signing_secret=lambda: "s",
+        allowed_users=frozenset(),
+        rerunner=lambda: ops,
+        nonces=env.services.slack_actions.nonces,
+        response_url_prefix="https://hooks.slack.com",  # no trailing slash
+    )
+    good = "https://hooks.slack.com/actions/T0/1/X"
+    assert actions.is_slack_url(good)
+    for bad in (
+        "https://hooks.slack.com.evil.example/actions/T0/1/X",
+        "https://hooks.slack.com@evil.example/actions/",
+        "https://evil.example@hooks.slack.com/actions/",
+        "http://hooks.slack.com/actions/T0/1/X",
+        "https://hooks.slack.com:8443/actions/T0/1/X",
+        "https://HOOKS.slack.com.evil.example/",
+        "https://hooks.slack.com/actions/T0/1 2/X",
+        "https://hooks.slack.com/actions/\r\nHost: x",
+        "javascript:alert(1)",
+        "",
+    ):
+        assert not actions.is_slack_url(bad), bad
+
+
+def test_a_double_click_starts_one_rerun_and_names_it_the_second_time(
+    env: AlertEnv, ops: FakeOps
+) -> None:
+    body = click(env)
+    now = int(time.time())
+    first = post(env, body, signed(body, at=now))
+    assert first.status_code == 200 and first.json_body["run_id"] == "r1-rerun-1"
+    # Same button, same message, a new request (new timestamp and signature).
+    second = post(env, body, signed(body, at=now + 1))
+    assert second.status_code == 200
+    assert (second.json_body["run_id"], second.json_body["duplicate"]) == ("r1-rerun-1", True)
+    assert len(ops.calls) == 1, "a double click starts one re-run"
+    answer = env.slack.bodies()[-1]
+    assert answer["response_type"] == "ephemeral"
+    assert "already re-run as `r1-rerun-1`" in answer["text"]
+    # Another user clicking the same button of the same message gets the same answer.
+    other = click(env, user="U0OTHER")
+    assert post(env, other, signed(other, at=now + 2)).json_body["duplicate"] is True
+    assert len(ops.calls) == 1
+
+
+def test_a_click_that_could_not_start_a_rerun_may_be_clicked_again(
+    env: AlertEnv, ops: FakeOps
+) -> None:
+    body = click(env, run_id="paused")
+    now = int(time.time())
+    assert post(env, body, signed(body, at=now)).json_body["error"] == "Conflict"
+    assert post(env, body, signed(body, at=now + 1)).json_body["error"] == "Conflict"
+    assert len(ops.calls) == 2, "a refused re-run does not hold the button"
+
+
+def test_a_claim_whose_run_was_never_recorded_lapses(env: AlertEnv) -> None:
+    from chalicelib.alerts.slack_actions import CLAIM_SECONDS, DynamoNonceStore, PriorClick
+    from tests.support.alert_env import TABLE
+
+    store = DynamoNonceStore(env.dynamodb, TABLE)
+    assert store.claim_click("button", "U1", 1000) is None
+    assert store.claim_click("button", "U2", 1000 + CLAIM_SECONDS) == PriorClick("U1", "")
+    # The function that claimed it died before recording a run: the button frees itself.
+    assert store.claim_click("button", "U2", 1001 + CLAIM_SECONDS) is None
+    store.record_click("button", "r1-rerun-1")
+    assert store.claim_click("button", "U3", 10**6) == PriorClick("U2", "r1-rerun-1")
+    item = env.dynamodb.get_item(TableName=TABLE, Key=schema.click_key("button"))["Item"]
+    assert set(item) <= schema.CLICK_ATTRIBUTES

@@ -38,3 +38,32 @@ def put_runs(dynamodb: Any, table: str, items: list[dict[str, dict[str, Any]]]) 
         pending: dict[str, Any] = {table: batch}
         while pending:
             pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems", {})
+
+
+def deploy_meta(dynamodb: Any, table: str, job: str, state_machine_arn: str) -> None:
+    """The META item `jobctl apply` writes for `job` (its `config`, `job_name`, `entity`),
+    with a minimal deployed configuration whose state machine is `state_machine_arn`."""
+    config = {
+        "version": 1,
+        "job": job,
+        "project": "lab",
+        "schedule": "rate(1 hour)",
+        "schedule_source": "rate(1 hour)",
+        "concurrency": "allow",
+        "timeout": 3600,
+        "cluster": "app",
+        "task_definition": "app-batch",
+        "container": "app",
+        "state_machine_arn": state_machine_arn,
+        "trigger": "rule",
+    }
+    dynamodb.update_item(
+        TableName=table,
+        Key={"pk": {"S": f"JOB#{job}"}, "sk": {"S": "META"}},
+        UpdateExpression="SET config = :config, job_name = :job, entity = :entity",
+        ExpressionAttributeValues={
+            ":config": {"S": json.dumps(config, sort_keys=True)},
+            ":job": {"S": job},
+            ":entity": {"S": "job"},
+        },
+    )

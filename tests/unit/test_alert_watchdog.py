@@ -154,7 +154,7 @@ def test_alerts_follow_the_jobs_alert_settings(setup: Setup) -> None:
     assert setup.tick("2026-03-03T00:00:00") == {"missed": 1}
     setup.jobs.succeed("quiet", "q2", "2026-03-03T03:00:00Z")
     assert setup.tick("2026-03-03T03:30:00") == {"resumed": 1}
-    assert setup.events() == ["resumed"], "no missed alert without 'failure' in alerts.on"
+    assert setup.events() == ["resumed"], "no missed alert without 'failure' in alerts.events"
 
 
 def test_a_failed_publish_is_retried_on_the_next_tick_and_fails_the_invocation(

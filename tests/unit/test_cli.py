@@ -141,7 +141,8 @@ def test_render_prints_one_job_document(project: Path, capsys: pytest.CaptureFix
     document = json.loads(capsys.readouterr().out)
     assert document["names"]["state_machine"] == "coin-staging-ledger-sync"
     assert document["trigger"]["State"] == "DISABLED"
-    assert document["state_machine"]["States"]["RunTask"]["TimeoutSeconds"] == 240
+    run_task = document["state_machine"]["States"]["RunTask"]["Branches"][0]["States"]
+    assert run_task["EcsRunTask"]["TimeoutSeconds"] == 240
 
 
 # Importing any of these costs tenths of a second of CPU before the first line of output.

@@ -84,17 +84,26 @@ def test_shared_trigger_policy_passes_parliament() -> None:
     "policy, services",
     [
         (COMPILED[0].trust_policy, ["states.amazonaws.com"]),
-        (trigger_trust_policy(), ["events.amazonaws.com", "scheduler.amazonaws.com"]),
+        (
+            trigger_trust_policy("coin", "production"),
+            ["events.amazonaws.com", "scheduler.amazonaws.com"],
+        ),
     ],
 )
 def test_trust_policies_are_scoped_to_the_service_and_account(policy, services) -> None:
     # parliament audits identity policies only (a trust policy has no Resource by design),
-    # so the confused-deputy guard is asserted here instead.
+    # so the confused-deputy guard is asserted here instead (and evaluated request by
+    # request in test_iam_evaluation.py).
     statements = policy["Statement"]
     assert [s["Principal"]["Service"] for s in statements] == services
     for statement in statements:
         assert statement["Action"] == "sts:AssumeRole"
-        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "${AccountId}"}}
+        # The source: exactly (a job's state machine, the schedule group), or the rules of
+        # the environment by `ArnLike` `rule/<project>-<env>-*`.
+        (operator,) = set(statement["Condition"]) - {"StringEquals"}
+        assert operator in {"ArnEquals", "ArnLike"}
+        assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "${AccountId}"}
+        assert set(statement["Condition"][operator]) == {"aws:SourceArn"}
 
 
 def test_parliament_flags_a_bad_policy() -> None:
@@ -128,8 +137,14 @@ def test_state_machine_structure(item: CompiledJob) -> None:
         if state["Type"] == "Task":
             assert state["Catch"], f"{name} has a Catch path"
     run = states["RunTask"]
-    assert run["TimeoutSeconds"] == job.timeout
-    assert run["Resource"] == "arn:aws:states:::ecs:runTask.sync"
+    # Each attempt is one run of the Parallel's branch (so ECS API errors can be told apart
+    # by their Cause); the Retry policies sit on the Parallel, the timeout on the Task.
+    assert run["Type"] == "Parallel"
+    (branch,) = run["Branches"]
+    attempt = branch["States"][branch["StartAt"]]
+    assert attempt["TimeoutSeconds"] == job.timeout
+    assert attempt["Resource"] == "arn:aws:states:::ecs:runTask.sync"
+    assert "Retry" not in attempt, "retries are the Parallel's: one policy per failure class"
     capacity, *task = run["Retry"]
     assert "States.TaskFailed" not in capacity["ErrorEquals"]
     assert capacity["MaxAttempts"] == job.retry.capacity.retries
@@ -166,6 +181,14 @@ def test_every_variable_is_initialised_at_start(item: CompiledJob) -> None:
         "each",
         "lookup",
         "number",
+        "contains",
+        "count",
+        "not",
+        "join",
+        "filter",
+        "length",
+        "n",
+        "m",
         "type",
         "split",
         "v",
@@ -223,7 +246,26 @@ def test_placeholders_are_the_only_environment_specific_strings() -> None:
 
 @pytest.mark.parametrize("item", COMPILED, ids=IDS)
 def test_only_the_first_state_reads_the_execution_input(item: CompiledJob) -> None:
-    """After the first state, $states.input is the previous state's output."""
+    """After the first state, $states.input is the previous state's output.
+
+    Inside RunTask's branch it is the branch's own input (the RunTask request the Parallel
+    built) or, after its Catch, the ECS error: read by design, and only there.
+    """
     for name, state in item.definition["States"].items():
         if name != "Start":
-            assert "$states.input" not in json.dumps(state), name
+            outer = {key: value for key, value in state.items() if key != "Branches"}
+            assert "$states.input" not in json.dumps(outer), name
+    (branch,) = item.definition["States"]["RunTask"]["Branches"]
+    attempt = branch["States"]["EcsRunTask"]
+    assert attempt["Arguments"] == "{% $states.input %}"
+
+
+def test_the_machines_input_limits_are_the_apis() -> None:
+    """The state machine repeats the API's bounds (chalicelib/ops/models.py): same numbers."""
+    from chalicelib.ops.models import ManualRunRequest
+    from jobctl.compile.asl import INPUT_LIMITS, MAX_PARAMETERS
+
+    fields = ManualRunRequest.model_fields
+    reason = [m.max_length for m in fields["reason"].metadata if hasattr(m, "max_length")]
+    parameters = [m.max_length for m in fields["parameters"].metadata if hasattr(m, "max_length")]
+    assert (reason, parameters) == ([INPUT_LIMITS["reason"]], [MAX_PARAMETERS])

@@ -10,15 +10,17 @@ from parliament import analyze_policy_string
 
 import app as lambda_app
 from jobctl.deploy.lambda_policies import FUNCTIONS, function_policy, policy_files
-from jobctl.registry.loader import load_registry
+from jobctl.registry.loader import load_registry, parse_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 CHALICE = ROOT / ".chalice"
 
 
+REGISTRY = load_registry(ROOT / "jobs.yaml")
+
+
 def expected_files() -> dict[str, str]:
-    registry = load_registry(ROOT / "jobs.yaml")
-    return policy_files(registry.project, list(registry.environments) or [None])
+    return policy_files(REGISTRY)
 
 
 def test_committed_policies_are_current() -> None:
@@ -26,6 +28,20 @@ def test_committed_policies_are_current() -> None:
     assert committed == expected_files(), (
         "run `python -m jobctl.deploy.lambda_policies` and commit .chalice/"
     )
+
+
+def test_a_new_job_needs_no_new_policy() -> None:
+    """The policies name the environment's state machines by `<project>-<env>-*`: a job added
+    to jobs.yaml can be run from the API once applied, without regenerating the policies or
+    redeploying the Lambda functions."""
+    text = (ROOT / "jobs.yaml").read_text()
+    added = text.replace(
+        "\njobs:\n",
+        "\njobs:\n  added-later:\n    schedule: rate(1 hour)\n    command: [bin/x]\n",
+        1,
+    )
+    assert added != text
+    assert policy_files(parse_registry(added)) == expected_files()
 
 
 def test_every_function_of_the_app_has_its_own_policy_in_every_stage() -> None:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 from chalice.app import Request
 
 from chalicelib.core.deployed import DeployedParameter
-from chalicelib.ops.errors import InvalidRequest
-from chalicelib.ops.http import caller
+from chalicelib.ops.errors import InvalidRequest, Unauthorized
+from chalicelib.ops.http import LOCAL_MODE, caller
 from chalicelib.ops.models import RunDetail
 from chalicelib.ops.parameters import check_parameters
 from chalicelib.ops.service import parse_limit, parse_since, parse_status
 from jobctl.cli.ops import exit_code_of
 
+ROOT = Path(__file__).resolve().parents[2]
 DECLARED = {
     "DAY": DeployedParameter(pattern=r"\d{4}-\d{2}-\d{2}"),
     "LEVEL": DeployedParameter(enum=["low", "high"], default="low"),
@@ -81,13 +85,13 @@ def test_filters() -> None:
             bad()
 
 
-def test_caller_is_the_sigv4_principal_from_the_request_context() -> None:
-    event = {
+def _request(identity: dict[str, str]) -> Request:
+    event: dict[str, Any] = {
         "requestContext": {
-            "identity": {
-                "userArn": "arn:aws:sts::1:assumed-role/oncall/alice",
-                "sourceIp": "1.2.3.4",
-            }
+            "identity": identity,
+            "httpMethod": "POST",
+            "resourcePath": "/x",
+            "path": "/x",
         },
         "headers": {},
         "multiValueQueryStringParameters": None,
@@ -95,8 +99,61 @@ def test_caller_is_the_sigv4_principal_from_the_request_context() -> None:
         "stageVariables": {},
         "body": None,
     }
-    event["requestContext"].update({"httpMethod": "POST", "resourcePath": "/x", "path": "/x"})
-    assert caller(Request(event)) == "arn:aws:sts::1:assumed-role/oncall/alice"
+    return Request(event)
+
+
+def test_caller_is_the_sigv4_principal_from_the_request_context() -> None:
+    identity = {"userArn": "arn:aws:sts::1:assumed-role/oncall/alice", "sourceIp": "1.2.3.4"}
+    assert caller(_request(identity)) == "arn:aws:sts::1:assumed-role/oncall/alice"
+
+
+def test_no_caller_identity_is_unauthorized_unless_served_by_jobctl_local(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    anonymous = _request({"sourceIp": "1.2.3.4"})
+    monkeypatch.delenv(LOCAL_MODE, raising=False)
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    with pytest.raises(Unauthorized) as refused:
+        caller(anonymous)
+    assert refused.value.status == 401
+    monkeypatch.setenv("JOBCTL_LOCAL_CALLER", "bob")
+    with pytest.raises(Unauthorized):
+        caller(anonymous)  # the fallback alone is not local mode
+    monkeypatch.setenv(LOCAL_MODE, "1")
+    assert caller(anonymous) == "bob"
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "jobctl-production-api_handler")
+    with pytest.raises(Unauthorized):
+        caller(anonymous)  # inside Lambda, never
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME")
+    monkeypatch.delenv("JOBCTL_LOCAL_CALLER")
+    with pytest.raises(Unauthorized):
+        caller(anonymous)  # local mode still needs a name, never "unknown"
+
+
+def test_no_deployed_stage_sets_the_local_mode_flag() -> None:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    scopes = [config, *config["stages"].values()]
+    for scope in scopes:
+        names = set(scope.get("environment_variables") or {})
+        assert not names & {LOCAL_MODE, "JOBCTL_LOCAL_CALLER"}, scope
+
+
+@pytest.mark.parametrize(
+    "since",
+    [
+        "99999999999d",
+        "9" * 30 + "s",
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+        "0001-01-01",
+        "0999-12-31T00:00:00Z",
+    ],
+)
+def test_out_of_range_since_names_the_field(since: str) -> None:
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    with pytest.raises(InvalidRequest) as refused:
+        parse_since(since, now)
+    assert refused.value.field == "since"
 
 
 @pytest.mark.parametrize(
@@ -114,3 +171,63 @@ def test_caller_is_the_sigv4_principal_from_the_request_context() -> None:
 def test_wait_exits_like_the_job(status: str, exit_code: int | None, expected: int) -> None:
     run = RunDetail(run_id="r", job="j", status=status, exit_code=exit_code)
     assert exit_code_of(run) == expected
+
+
+def test_a_redos_pattern_answers_at_once_on_a_30_character_value() -> None:
+    """`(a+)+b` against 30 'a's: 2^30 steps for a backtracking engine; RE2 is linear.
+
+    Asserts the result only: before RE2 this call did not return for minutes (issue 12).
+    """
+    declared = {"KEY": DeployedParameter(pattern="(a+)+b")}
+    with pytest.raises(InvalidRequest) as caught:
+        check_parameters("report", {"KEY": "a" * 30}, declared, [])
+    assert caught.value.field == "KEY" and "must match" in caught.value.message
+    assert check_parameters("report", {"KEY": "a" * 30 + "b"}, declared, []) == {
+        "KEY": "a" * 30 + "b"
+    }
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["２０２６-１１-０１", "٢٠٢٦-١١-٠١", "2026-11-0١"],
+    ids=["fullwidth", "arabic", "mixed"],
+)
+def test_digits_in_a_pattern_are_ascii_only(value: str) -> None:
+    error = refused({"TARGET": "eu", "DAY": value})
+    assert error.field == "DAY" and "must match" in error.message
+
+
+def test_a_pattern_re2_cannot_compile_is_a_clear_refusal_not_a_500() -> None:
+    """A deploy older than the RE2 check may hold a lookahead: refuse the run, name it."""
+    declared = {"DAY": DeployedParameter(pattern=r"(?!0000)\d{4}")}
+    with pytest.raises(InvalidRequest) as caught:
+        check_parameters("report", {"DAY": "2026"}, declared, [])
+    assert caught.value.field == "DAY" and "deploy the job again" in caught.value.message
+
+
+def test_the_cli_shows_every_non_printable_character_escaped() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from jobctl.cli.ops import _print_run, printable, visible
+
+    assert printable("plain café 🚀") == "plain café 🚀"
+    assert printable("a\x1b[2Jb\tc\n\x9b\u202e\U000e0001") == (
+        "a\\x1b[2Jb\\tc\\n\\x9b\\u202e\\U000e0001"
+    )
+    assert visible("[bold]x[/]\x1b") == "\\[bold]x\\[/]\\x1b"
+    run = RunDetail(
+        run_id="r\x1b1",
+        job="j",
+        status="FAILED\x1b[5m",
+        reason="\x1b]8;;https://evil.example\x07click\x1b]8;;\x07",
+        parameters={"DAY": "\u202e1202"},
+        cause="[red]not markup[/red]",
+    )
+    buffer = StringIO()
+    _print_run(run, Console(file=buffer, width=300, color_system=None))
+    out = buffer.getvalue()
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out, repr(out)
+    assert "\\x1b]8;;https://evil.example\\x07click" in out and "DAY=\\u202e1202" in out
+    assert "[red]not markup[/red]" in out

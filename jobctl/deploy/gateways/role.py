@@ -1,23 +1,31 @@
 """IAM roles under the /jobctl/ path, each with one inline policy: job roles and the trigger role.
 
-Spec: `{"path", "trust": policy document, "policy": the inline policy document | None}`.
+Spec: `{"path", "trust": policy document, "policy": the inline policy document | None,
+"other_inline": names of other inline policies, "attached": ARNs of attached managed
+policies, "boundary": the permissions boundary's ARN | None}`. jobctl's roles have exactly
+one inline policy and nothing else, so what anyone added by hand (an extra inline policy,
+an attached `AdministratorAccess`, a permissions boundary) is drift: read here, shown by
+plan as a change, removed by apply (and by delete, which IAM requires before DeleteRole).
 A job's role (`<prefix>-<job>-sfn`, what its state machine runs as) is discovered for
 prune; the environment's shared trigger role (what EventBridge and Scheduler assume) is
 found by name only and deleted only by destroy. Invariants: the inline policy is always
-named `jobctl`; documents are compared decoded (IAM returns them URL-encoded).
+named `jobctl`; documents are compared decoded (IAM returns them URL-encoded); lists are
+sorted, so an unchanged role plans to nothing.
 """
 
 from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any, Literal, Protocol, cast
 
 import botocore.exceptions
 
 from chalicelib.aws.clients import error_code
 from chalicelib.core.arns import ROLE_PATH
+from chalicelib.core.names import JOB_ROLE_SUFFIX
 from jobctl.deploy.gateways.base import Gateway, Page, read_or_none, sync_tags
 from jobctl.deploy.resources import Resource, ResourceKind, tag_dict, tag_list
 
@@ -36,6 +44,14 @@ class IamRoles(Protocol):
     def get_role(self, *, RoleName: str) -> dict[str, Any]: ...
 
     def get_role_policy(self, *, RoleName: str, PolicyName: str) -> dict[str, Any]: ...
+
+    def list_role_policies(self, **kwargs: str) -> dict[str, Any]: ...
+
+    def list_attached_role_policies(self, **kwargs: str) -> dict[str, Any]: ...
+
+    def detach_role_policy(self, *, RoleName: str, PolicyArn: str) -> object: ...
+
+    def delete_role_permissions_boundary(self, *, RoleName: str) -> object: ...
 
     def create_role(
         self,
@@ -79,15 +95,48 @@ class RoleGateway(Gateway):
         if found is None:
             return None
         role = found["Role"]
-        inline = read_or_none(
-            lambda: self.client.get_role_policy(RoleName=name, PolicyName=INLINE_POLICY)
+        inline_names = self._pages(self.client.list_role_policies, name, "PolicyNames")
+        inline = (
+            read_or_none(
+                lambda: self.client.get_role_policy(RoleName=name, PolicyName=INLINE_POLICY)
+            )
+            if INLINE_POLICY in inline_names
+            else None
         )
+        attached = self._pages(self.client.list_attached_role_policies, name, "AttachedPolicies")
+        boundary = role.get("PermissionsBoundary") or {}
         spec = {
             "path": role["Path"],
             "trust": _policy(role["AssumeRolePolicyDocument"]),
             "policy": _policy(inline["PolicyDocument"]) if inline else None,
+            "other_inline": sorted(n for n in inline_names if n != INLINE_POLICY),
+            "attached": sorted(policy["PolicyArn"] for policy in attached),
+            "boundary": boundary.get("PermissionsBoundaryArn"),
         }
         return Resource(self.kind, name, spec, tag_dict(role.get("Tags", [])), arn=role["Arn"])
+
+    @staticmethod
+    def _pages(call: Callable[..., dict[str, Any]], role: str, key: str) -> list[Any]:
+        """Every item of a Marker-paginated IAM list (a role may have many added by hand)."""
+        items: list[Any] = []
+        marker: dict[str, str] = {}
+        while True:
+            page = call(RoleName=role, **marker)
+            items += page.get(key, [])
+            if not page.get("IsTruncated"):
+                return items
+            marker = {"Marker": page["Marker"]}
+
+    def _remove_drift(self, old: Resource) -> None:
+        """Removes what jobctl's roles never have: other inline policies, attached managed
+        policies, a permissions boundary (each already gone is not an error)."""
+        name = old.name
+        for policy in old.spec.get("other_inline", []):
+            read_or_none(partial(self.client.delete_role_policy, RoleName=name, PolicyName=policy))
+        for arn in old.spec.get("attached", []):
+            read_or_none(partial(self.client.detach_role_policy, RoleName=name, PolicyArn=arn))
+        if old.spec.get("boundary"):
+            read_or_none(lambda: self.client.delete_role_permissions_boundary(RoleName=name))
 
     def create(self, resource: Resource) -> None:
         try:
@@ -111,6 +160,7 @@ class RoleGateway(Gateway):
         )
 
     def update(self, old: Resource, new: Resource) -> None:
+        self._remove_drift(old)
         if old.spec["trust"] != new.spec["trust"]:
             self.client.update_assume_role_policy(
                 RoleName=new.name, PolicyDocument=json.dumps(new.spec["trust"])
@@ -125,6 +175,8 @@ class RoleGateway(Gateway):
         )
 
     def delete(self, resource: Resource) -> None:
+        # IAM refuses DeleteRole while any policy is attached or inline (DeleteConflict).
+        self._remove_drift(resource)
         read_or_none(
             lambda: self.client.delete_role_policy(RoleName=resource.name, PolicyName=INLINE_POLICY)
         )
@@ -143,7 +195,8 @@ class JobRoleGateway(RoleGateway):
                 r["RoleName"]
                 for r in page["Roles"]
                 # Job roles only: the shared trigger role has the same prefix.
-                if r["RoleName"].startswith(f"{self.prefix}-") and r["RoleName"].endswith("-sfn")
+                if r["RoleName"].startswith(f"{self.prefix}-")
+                and r["RoleName"].endswith(JOB_ROLE_SUFFIX)
             ]
         return names
 

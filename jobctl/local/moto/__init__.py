@@ -15,6 +15,9 @@ Each defect is described in full beside its fix:
 7. awsvpc RunTask crashes without VPC DNS hostnames (`eni`).
 8. `aws-sdk:*` integrations do not convert shapes either (`ecs_task`).
 9. Backends are not thread-safe: dispatch is serialised (`dispatch`).
+10. A Parallel branch failing with a `States.*` error kills the interpreter (`branches`).
+11. A string variable holding `"` or `\\` breaks every expression reading variables
+    (`jsonata_eval`).
 Not a defect: `start_execution` without a name gives every execution the same ARN; jobctl
 always names executions.
 
@@ -85,7 +88,7 @@ def fixes() -> Fixes:
             f"jobctl's moto fixes were checked on moto {MOTO_VERSION}, found {moto.__version__}: "
             "re-check each defect listed in jobctl/local/moto/"
         )
-    from jobctl.local.moto import dispatch, ecs_task, eni, jsonata_eval, timing
+    from jobctl.local.moto import branches, dispatch, ecs_task, eni, jsonata_eval, timing
 
     return Fixes(
         patches=(
@@ -94,6 +97,7 @@ def fixes() -> Fixes:
             *eni.PATCHES,
             *timing.PATCHES,
             *dispatch.PATCHES,
+            *branches.PATCHES,
         ),
         overrides=(*ecs_task.OVERRIDES, *timing.OVERRIDES, *dispatch.OVERRIDES),
     )

@@ -2,8 +2,9 @@
 
 moto's ECS never runs a container, so a task's fate is decided here: by a test (`finish`,
 `script`), or by the local agent when the task's process exits. The fixed RunTask
-integration (`ecs_task`) reports every start and asks for every exit; it also takes the
-faults `fail_run_task` injects (no capacity, throttling).
+integration (`ecs_task`) reports every start and asks for every exit, records every RunTask
+request as moto receives it (`requests`), and takes the faults `fail_run_task` injects (no
+capacity, throttling, and the API errors no retry can fix).
 
 Invariants: one double per process (`ecs_double`), shared by every install of the fixes;
 it is thread-safe (moto's interpreter runs executions and .sync waits in threads); no moto
@@ -12,6 +13,7 @@ import here, so the agent can use `StartedTask` without loading moto.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections import deque
@@ -20,6 +22,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_REASON = "Essential container in task exited"
+# What `fail_run_task` can make RunTask do: place nothing (capacity), or raise an API error
+# (code, message), as ECS answers them.
+API_ERRORS = {
+    "throttle": ("ThrottlingException", "Rate exceeded"),
+    "cluster_not_found": ("ClusterNotFoundException", "Cluster not found."),
+    "access_denied": (
+        "AccessDeniedException",
+        "User: arn:aws:sts::123456789012:assumed-role/jobctl-job/x is not authorized to "
+        "perform: ecs:RunTask on resource: arn:aws:ecs:us-east-1:123456789012:"
+        "task-definition/app-batch:1 because no identity-based policy allows the "
+        "ecs:RunTask action",
+    ),
+    "invalid_parameter": (
+        "InvalidParameterException",
+        "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
+    ),
+}
+FAULTS = ("capacity", *API_ERRORS)
 
 
 @dataclass(frozen=True)
@@ -66,12 +86,15 @@ class EcsDouble:
     A task runs until `finish` is called for it (tests, or the local agent when its
     process exits), unless its job has scripted exits (`script`), in which case it stops
     at once with the next one. `fail_run_task` makes the next RunTask calls report no
-    capacity or be throttled. Thread-safe: the interpreter runs executions in threads.
+    capacity, be throttled or fail with an API error no retry fixes (`API_ERRORS`); every
+    request is kept in `requests`. Thread-safe: the interpreter runs executions in threads.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Condition()
         self.started: list[StartedTask] = []
+        # Every RunTask request, boto-shaped (camelCase), as it goes to moto or to a fault.
+        self.requests: list[dict[str, Any]] = []
         self._exits: dict[str, TaskExit] = {}
         self._scripts: dict[str, deque[TaskExit]] = {}
         self._faults: deque[str] = deque()
@@ -80,6 +103,7 @@ class EcsDouble:
     def reset(self) -> None:
         with self._lock:
             self.started.clear()
+            self.requests.clear()
             self._exits.clear()
             self._scripts.clear()
             self._faults.clear()
@@ -96,8 +120,8 @@ class EcsDouble:
             queue.extend(e if isinstance(e, TaskExit) else TaskExit(e) for e in exits)
 
     def fail_run_task(self, kind: str, times: int = 1) -> None:
-        """The next `times` RunTask calls fail: kind 'capacity' or 'throttle'."""
-        if kind not in ("capacity", "throttle"):
+        """The next `times` RunTask calls fail: a kind of `FAULTS`."""
+        if kind not in FAULTS:
             raise ValueError(kind)
         with self._lock:
             self._faults.extend([kind] * times)
@@ -123,8 +147,9 @@ class EcsDouble:
 
     # --- called by the fixed integration (ecs_task) ------------------------------------
 
-    def _take_fault(self) -> str | None:
+    def _take_fault(self, request: dict[str, Any]) -> str | None:
         with self._lock:
+            self.requests.append(copy.deepcopy(request))
             return self._faults.popleft() if self._faults else None
 
     def _started(self, task: StartedTask) -> None:

@@ -14,8 +14,10 @@
    answers every later timeout wait at once. Fixed by a fresh token per attempt.
 5. RunTask's `failures` (no capacity) crash on `Tasks[0]`, and ECS API errors surface as
    `States.Runtime`. AWS fails the task with `AmazonECS.Unknown` and names API errors
-   `ECS.AmazonECSException`. Fixed in the integration, which also lets `EcsDouble` inject
-   both (capacity, throttling).
+   `ECS.AmazonECSException` (the error code is only in the Cause). Fixed in the integration,
+   which also lets `EcsDouble` inject both (capacity; throttling and other API errors).
+   The request's `CapacityProviderStrategy`, which moto's list of RunTask fields lacks, is
+   passed on instead of silently dropped.
 8. `aws-sdk:*` integrations do not normalise either, which only works for services whose API
    is already PascalCase (DynamoDB): `aws-sdk:sfn:stopExecution` (concurrency: replace)
    fails with KeyError 'ExecutionArn'. Fixed with the same converters as 2 (`BotoShapes`).
@@ -74,7 +76,7 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 
-from jobctl.local.moto.ecs_double import StartedTask, TaskExit, ecs_double
+from jobctl.local.moto.ecs_double import API_ERRORS, StartedTask, TaskExit, ecs_double
 from jobctl.local.moto.hook import Override, Patch
 
 _SESSION = botocore.session.get_session()
@@ -121,6 +123,12 @@ class AwsSdkTask(BotoShapes, StateTaskServiceAwsSdk):
 class EcsTask(BotoShapes, StateTaskServiceEcs):
     """Defects 2-5: RunTask(.sync) as AWS runs it, each task's fate decided by `ecs_double`."""
 
+    def _get_supported_parameters(self) -> set[str] | None:
+        # moto's list of RunTask fields predates CapacityProviderStrategy, which Step
+        # Functions passes on (AWS CDK's EcsRunTask emits it) and moto silently dropped.
+        supported = super()._get_supported_parameters()
+        return None if supported is None else supported | {"CapacityProviderStrategy"}
+
     def _eval_service_task(
         self,
         env: Environment,
@@ -146,8 +154,7 @@ class EcsTask(BotoShapes, StateTaskServiceEcs):
 
     def _from_error(self, env: Environment, ex: Exception) -> FailureEvent:
         if isinstance(ex, ClientError):
-            message = ex.response.get("Error", {}).get("Message", str(ex))
-            return _failure(self, env, "ECS.AmazonECSException", message).failure_event
+            return _failure(self, env, "ECS.AmazonECSException", _cause(ex)).failure_event
         return super()._from_error(env=env, ex=ex)
 
     def _build_sync_resolver(
@@ -210,11 +217,12 @@ def _run_task(
 ) -> dict[str, Any]:
     """RunTask's boto-shaped response, or the fault `ecs_double` injects instead."""
     client = boto_client_for(region=runtime.region, service="ecs", state_credentials=credentials)
-    fault = ecs_double._take_fault()
-    if fault == "throttle":
+    fault = ecs_double._take_fault(parameters)
+    if fault in API_ERRORS:
+        code, message = API_ERRORS[fault]
         raise ClientError(
             {
-                "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                "Error": {"Code": code, "Message": message},
                 "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "jobctl-double"},
             },
             "RunTask",
@@ -225,6 +233,22 @@ def _run_task(
     response: dict[str, Any] = client.run_task(**parameters)
     response.pop("ResponseMetadata", None)
     return response
+
+
+def _cause(error: ClientError) -> str:
+    """The Cause Step Functions gives an ECS API error: the message and the AWS SDK's summary.
+
+    As seen on AWS: "Cluster not found. (Service: AmazonECS; Status Code: 400; Error Code:
+    ClusterNotFoundException; Request ID: ...; Proxy: null)". The error code is the one
+    place that tells the kinds of `ECS.AmazonECSException` apart.
+    """
+    details = error.response.get("Error", {})
+    meta = error.response.get("ResponseMetadata", {})
+    return (
+        f"{details.get('Message', str(error))} (Service: AmazonECS; Status Code: "
+        f"{meta.get('HTTPStatusCode', 400)}; Error Code: {details.get('Code', 'Unknown')}; "
+        f"Request ID: {meta.get('RequestId', '')}; Proxy: null)"
+    )
 
 
 def _stopped(
