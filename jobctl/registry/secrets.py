@@ -99,12 +99,13 @@ def detect_secrets_shapes() -> list[dict[str, str]]:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
     from detect_secrets.plugins.base import RegexBasedDetector
 
-    shapes = []
-    for secret_type, plugin in sorted(get_mapping_from_secret_type_to_class().items()):
+    plugins: dict[str, Any] = dict(get_mapping_from_secret_type_to_class())
+    shapes: list[dict[str, str]] = []
+    for secret_type, plugin in sorted(plugins.items()):
         if plugin.__name__ in _SKIPPED_PLUGINS or not issubclass(plugin, RegexBasedDetector):
             continue
-        detector: Any = plugin  # abstract to mypy; every regex plugin takes no arguments
-        for pattern in detector().denylist:
+        # Every regex plugin takes no arguments (its class is abstract to a type checker).
+        for pattern in plugin().denylist:
             source = _re2_source(pattern)
             if source is not None:
                 shapes.append({"secret_type": secret_type, "re2": source})
