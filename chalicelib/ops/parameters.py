@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from chalicelib.core import patterns
+from chalicelib.core.text import UNSAFE
 from chalicelib.ops.errors import InvalidRequest
 
 if TYPE_CHECKING:  # `jobctl validate` reads RESERVED_PARAMETER and needs no pydantic model
@@ -24,7 +25,6 @@ NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 # Names the platform sets: jobs.yaml may not declare them, nor may a run pass them.
 RESERVED_PARAMETER = re.compile(r"^(AWS_|ECS_|LD_)")
 MAX_VALUE = 1024
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tab is the one allowed
 
 
 def check_parameters(
@@ -59,7 +59,7 @@ def _check_value(name: str, value: str, spec: DeployedParameter) -> None:
         raise InvalidRequest(
             f"parameter '{name}' is longer than {MAX_VALUE} characters", field=name
         )
-    if _CONTROL.search(value):
+    if UNSAFE.search(value):  # tab is the one control character allowed
         raise InvalidRequest(f"parameter '{name}' contains control characters", field=name)
     enum = spec.enum
     if enum is not None and value not in enum:

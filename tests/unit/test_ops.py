@@ -45,6 +45,9 @@ def test_declared_valid_parameters_pass_sorted() -> None:
     [
         ({"TARGET": "eu", "DAY": "2026-11-1"}, "DAY", "must match"),
         ({"TARGET": "eu", "DAY": "2026-11-01\n"}, "DAY", "control characters"),
+        # A re-run repeats stored values through this check alone: C1 and bidi controls too.
+        ({"TARGET": "eu\x9b31m"}, "TARGET", "control characters"),
+        ({"TARGET": "eu\u202e"}, "TARGET", "control characters"),
         ({"TARGET": "eu", "DAY": "x" * 1025}, "DAY", "longer than 1024"),
         ({"TARGET": "eu", "LEVEL": "LOW"}, "LEVEL", "one of: low, high"),
         ({"TARGET": "eu", "OTHER": "1"}, "OTHER", "does not declare"),
