@@ -113,9 +113,8 @@ class Services:
         from chalicelib.alerts.state import DynamoStateStore
         from chalicelib.alerts.storm import StormGuard
         from chalicelib.alerts.webhook import WebhookPoster
-        from chalicelib.history.store import RunStore
 
-        config = self.alert_settings
+        config = self.alert_settings  # first: it names what the environment lacks
         dynamodb = self.factory.client("dynamodb")
         return Notifier(
             StormGuard(
@@ -123,20 +122,18 @@ class Services:
             ),
             WebhookRoutes(self.secrets, config.webhooks),
             WebhookPoster(),
-            meta=RunStore(dynamodb, config.history_table).meta,
+            meta=self.store.meta,
         )
 
     @cached_property
     def watchdog(self) -> Watchdog:
         from chalicelib.alerts.state import DynamoStateStore
         from chalicelib.alerts.watchdog import Watchdog
-        from chalicelib.history.store import RunStore
 
-        config = self.alert_settings
-        dynamodb = self.factory.client("dynamodb")
+        config = self.alert_settings  # first: it names what the environment lacks
         return Watchdog(
-            RunStore(dynamodb, config.history_table),
-            DynamoStateStore(dynamodb, config.history_table),
+            self.store,
+            DynamoStateStore(self.factory.client("dynamodb"), config.history_table),
             self.publish_alert,
             grace=config.watchdog_grace,
         )
