@@ -22,6 +22,10 @@ from chalicelib.services import services
 app = Chalice(app_name="jobctl", configure_logs=False)
 iam = IAMAuthorizer()
 RUN_FILTERS = frozenset({"status", "since", "limit", "next_token"})
+LOG_FILTERS = frozenset({"attempt", "limit", "next_token"})
+# The body is read as JSON whatever the Content-Type says (curl -d sends a form type):
+# chalice would otherwise answer an undocumented 415 in its own error shape.
+ANY_BODY = ["*/*"]
 
 
 def current() -> Request:
@@ -73,7 +77,23 @@ def get_run(run_id: str) -> Response:
     return respond(current(), lambda _: services().ops.run(run_id))
 
 
-@app.route("/jobs/{name}/runs", methods=["POST"], authorizer=iam)
+@app.route("/runs/{run_id}/logs", methods=["GET"], authorizer=iam)
+def get_run_logs(run_id: str) -> Response:
+    return respond(current(), lambda q: services().ops.run_logs(run_id, **q), accepts=LOG_FILTERS)
+
+
+@app.route("/runs/{run_id}/stop", methods=["POST"], authorizer=iam, content_types=ANY_BODY)
+def stop_run(run_id: str) -> Response:
+    from chalicelib.ops.models import StopRequest
+
+    request = current()
+    return respond(
+        request,
+        lambda _: services().ops.stop(run_id, body(request, StopRequest), by=caller(request)),
+    )
+
+
+@app.route("/jobs/{name}/runs", methods=["POST"], authorizer=iam, content_types=ANY_BODY)
 def start_run(name: str) -> Response:
     from chalicelib.ops.models import ManualRunRequest
 
@@ -87,28 +107,29 @@ def start_run(name: str) -> Response:
     )
 
 
-@app.route("/runs/{run_id}/rerun", methods=["POST"], authorizer=iam)
+@app.route("/runs/{run_id}/rerun", methods=["POST"], authorizer=iam, content_types=ANY_BODY)
 def rerun(run_id: str) -> Response:
-    from chalicelib.ops.models import RerunRequest
+    from chalicelib.ops.models import RerunRequest, RunStarted
 
     request = current()
-    return respond(
-        request,
-        lambda _: observability.started(
+
+    def start(_: dict[str, str]) -> RunStarted:
+        given = body(request, RerunRequest)
+        return observability.started(
             services().ops.rerun(
-                run_id, by=caller(request), reason=body(request, RerunRequest).reason
+                run_id, by=caller(request), reason=given.reason, concurrency=given.concurrency
             )
-        ),
-        status=202,
-    )
+        )
+
+    return respond(request, start, status=202)
 
 
-@app.route("/jobs/{name}/pause", methods=["POST"], authorizer=iam)
+@app.route("/jobs/{name}/pause", methods=["POST"], authorizer=iam, content_types=ANY_BODY)
 def pause(name: str) -> Response:
     return _set_paused(name, paused=True)
 
 
-@app.route("/jobs/{name}/resume", methods=["POST"], authorizer=iam)
+@app.route("/jobs/{name}/resume", methods=["POST"], authorizer=iam, content_types=ANY_BODY)
 def resume(name: str) -> Response:
     return _set_paused(name, paused=False)
 
@@ -123,6 +144,35 @@ def _set_paused(name: str, *, paused: bool) -> Response:
         request,
         lambda _: change(name, by=caller(request), reason=body(request, PauseRequest).reason),
     )
+
+
+# Any other path answers 404 in the API's error shape (chalice's gateway, like API
+# Gateway, would answer 403 "Missing Authentication Token"). Literal segments win over
+# these variables, in API Gateway and in chalice's route matcher alike.
+_ANY_METHOD = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+
+
+def _no_route(**_: str) -> Response:
+    request = current()
+    return Response(
+        body={
+            "error": "NotFound",
+            "message": f"no route {request.method} {request.context.get('path', '')[:200]}",
+        },
+        status_code=404,
+    )
+
+
+for _depth, _path in enumerate(
+    ("/", "/{p1}", "/{p1}/{p2}", "/{p1}/{p2}/{p3}", "/{p1}/{p2}/{p3}/{p4}")
+):
+    app.route(
+        _path,
+        methods=_ANY_METHOD,
+        authorizer=iam,
+        content_types=ANY_BODY,
+        name=f"no_route_{_depth}",
+    )(_no_route)
 
 
 # ---------------------------------------------------------------- history recorder

@@ -2,12 +2,14 @@
 
 Run: `.venv/bin/python benchmarks/transitions_bench.py` (also in `make bench`). Deploys the
 e2e registry into moto with jobctl's apply, executes runs of each kind with the ECS double,
-and counts billed transitions from each execution's history: every state entered, plus
-every retry attempt.
+and counts from each execution's history: billed transitions (every state entered, plus
+every retry attempt), DynamoDB items written (each item of a TransactWriteItems counts;
+refused transactions included, as DynamoDB bills them) and SNS publishes.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -32,6 +34,23 @@ def transitions(platform: Platform, arn: str) -> tuple[int, list[str]]:
     attempts = sum(1 for e in events if e["type"] == "TaskScheduled")
     tasks_entered = sum(1 for e in events if e["type"] == "TaskStateEntered")
     return len(entered) + attempts - tasks_entered, entered
+
+
+def writes_and_publishes(platform: Platform, arn: str) -> tuple[int, int]:
+    """DynamoDB items written and SNS messages published by the run's Task states."""
+    writes = publishes = 0
+    for event in platform.events(arn):
+        if event["type"] != "TaskScheduled":
+            continue
+        details = event["taskScheduledEventDetails"]
+        resource = details["resource"]
+        if resource == "transactWriteItems":
+            writes += len(json.loads(details["parameters"])["TransactItems"])
+        elif resource in ("putItem", "updateItem"):
+            writes += 1
+        elif resource == "publish":
+            publishes += 1
+    return writes, publishes
 
 
 def main() -> None:
@@ -69,6 +88,15 @@ def main() -> None:
                 ),
             )
         )
+        ecs_double.script("deadline", 0)
+        cases.append(
+            (
+                "success, job with a starting deadline",
+                platform.run(
+                    "deadline", "on-time", {"trigger": "schedule", "scheduled_time": scheduled}
+                ),
+            )
+        )
         cases.append(
             (
                 "skip: late start",
@@ -79,11 +107,16 @@ def main() -> None:
                 ),
             )
         )
-        print(f"{'run':<42} {'transitions':>11} {'$ per 1M runs':>14}  states")
+        print(
+            f"{'run':<40} {'transitions':>11} {'$ per 1M runs':>13} {'ddb items':>9}"
+            f" {'sns':>3}  states"
+        )
         for label, ended in cases:
             count, names = transitions(platform, ended["executionArn"])
+            writes, publishes = writes_and_publishes(platform, ended["executionArn"])
             print(
-                f"{label:<42} {count:>11} {count * PRICE_PER_TRANSITION * 1e6:>14.2f}  {' > '.join(names)}"
+                f"{label:<40} {count:>11} {count * PRICE_PER_TRANSITION * 1e6:>13.2f}"
+                f" {writes:>9} {publishes:>3}  {' > '.join(names)}"
             )
         platform.stop_all()
 

@@ -77,6 +77,8 @@ class Services:
             self.store,
             lambda: factory.client("stepfunctions"),
             lambda: factory.client("logs"),
+            # No ECS client: the function's policy has no ecs:StopTask; StopExecution
+            # stops a .sync task itself.
         )
 
     @cached_property
@@ -123,6 +125,7 @@ class Services:
             WebhookRoutes(self.secrets, config.webhooks),
             WebhookPoster(),
             meta=self.store.meta,
+            logs=lambda: self.factory.client("logs"),  # the failed task's last lines
         )
 
     @cached_property

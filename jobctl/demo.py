@@ -279,6 +279,7 @@ def _serve(platform: LocalPlatform, console: Console) -> None:
     assert platform.api is not None
     url = platform.api.url
     console.rule("[bold]serving: Ctrl-C stops")
+    console.print(f"  open {url}/console/  (the operator console)")
     console.print(f"  curl {url}/jobs")
     console.print(f"  curl {url}/runs")
     console.print(

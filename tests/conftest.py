@@ -33,3 +33,17 @@ def fresh_services() -> Iterator[None]:
     services.reset()
     yield
     services.reset()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say so, visibly, when the browser tests did not run (no Chromium on this machine)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    reasons = [str(getattr(report, "longrepr", "")) for report in skipped]
+    if any("browser tests skipped" in reason for reason in reasons):
+        terminalreporter.write_sep(
+            "!",
+            "browser tests skipped: no Chromium (apt-get install chromium; .ci/run installs it)",
+            yellow=True,
+            bold=True,
+        )
+

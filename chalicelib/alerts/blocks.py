@@ -12,6 +12,10 @@ Invariants:
   for confirmation; it appears on failure messages only.
 - Times are Slack date tokens (each reader sees their own time zone) with the UTC time
   as the fallback text.
+- A failure says what happened in plain words (`chalicelib.core.outcome.in_words`: "container
+  app exited with code 3", not ECS's "Essential container in task exited"), and, when the
+  notifier read them, the task's last lines (`tail`, already bounded and redacted) in a
+  code block, or why they are missing.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import Any
 
 from chalicelib.alerts.message import Alert, RunContext, WatchContext
 from chalicelib.alerts.storm import Notice
+from chalicelib.alerts.tail import Tail
+from chalicelib.core.outcome import GENERIC_STOP_REASON, in_words
 
 RERUN_ACTION = "jobctl_rerun"
 HEADER_LIMIT = 150
@@ -105,15 +111,57 @@ def _links(console_url: str, log_url: str, console_label: str) -> Block | None:
     return {"type": "section", "text": mrkdwn("   ".join(parts))} if parts else None
 
 
-def render(alert: Alert, notice: Notice, *, log_url: str = "") -> dict[str, Any]:
-    """The webhook body for `notice` about `alert`."""
+def render(
+    alert: Alert,
+    notice: Notice,
+    *,
+    log_url: str = "",
+    tail: Tail | None = None,
+    container: str = "",
+) -> dict[str, Any]:
+    """The webhook body for `notice` about `alert` (`tail`: the task's last lines, if read)."""
     context = alert.context
     if isinstance(context, RunContext):
-        return _run(context, notice, log_url or context.log_url)
+        return _run(context, notice, log_url or context.log_url, tail, container)
     return _watch(context, notice)
 
 
-def _run(context: RunContext, notice: Notice, log_url: str) -> dict[str, Any]:
+def what_happened(context: RunContext, container: str = "") -> str:
+    """A failed run's outcome in plain words (one line, unescaped): the exit code when the
+    container exited ("container app exited with code 3"; ECS's reason, if it says more,
+    goes in the Reason section), else why the task stopped or the attempt failed."""
+    has_code = context.exit_code.lstrip("-").isdigit()
+    reason = "" if has_code else context.stopped_reason
+    words = in_words(context.exit_code, reason, context.error, container or None)
+    if words and not container:
+        words = words.replace("container of the task ", "the container ", 1)
+    return words or "no reason was recorded"
+
+
+def tail_lines(tail: Tail) -> list[str]:
+    """The console's rendering of a tail (the same words as the Slack section)."""
+    if not tail.lines:
+        return [f"last output: not available ({tail.missing})"]
+    count = len(tail.lines)
+    return [f"last output ({count} line{'s' if count != 1 else ''}):", *tail.lines]
+
+
+def _tail_block(tail: Tail) -> Block:
+    if not tail.lines:
+        return {
+            "type": "section",
+            "text": mrkdwn(f"*Last output*\n_Not available: {escape(tail.missing)}._"),
+        }
+    # Three backticks inside would end the code block early.
+    body = escape("\n".join(tail.lines).replace("```", "`\u200b``"))
+    count = len(tail.lines)
+    title = f"*Last output* ({count} line{'s' if count != 1 else ''})"
+    return {"type": "section", "text": mrkdwn(f"{title}\n```{cut(body, SECTION_LIMIT - 60)}```")}
+
+
+def _run(
+    context: RunContext, notice: Notice, log_url: str, tail: Tail | None, container: str
+) -> dict[str, Any]:
     job = context.job
     label = _label(context)
     where = _where(context)
@@ -147,6 +195,7 @@ def _run(context: RunContext, notice: Notice, log_url: str) -> dict[str, Any]:
         pairs = [p for p in pairs if p[0] not in ("Status", "Exit code")]
     else:
         timed_out = context.status == "TIMED_OUT"
+        words = cut(escape(what_happened(context, container)), 1000)
         verb = "timed out" if timed_out else "failed"
         icon = ":hourglass:" if timed_out else ":red_circle:"
         if notice.kind == "repeat":
@@ -154,14 +203,13 @@ def _run(context: RunContext, notice: Notice, log_url: str) -> dict[str, Any]:
             summary = (
                 f"*{notice.failures}* failed runs since {when(notice.since)}, "
                 f"*{notice.unreported}* since the last message. Latest: run "
-                f"{code(context.run_id)} {verb}."
+                f"{code(context.run_id)} {verb}: {words}."
             )
         else:
             header = f"{icon} {label} {verb}"
-            ended = f"exit code {exit_code}" if exit_code else "no exit code"
             summary = (
                 f"Run {code(context.run_id)} {verb} after {escape(context.attempts)} "
-                f"attempt{'s' if context.attempts != '1' else ''} ({ended})."
+                f"attempt{'s' if context.attempts != '1' else ''}: {words}."
             )
         text = f"{where} {job}: {context.status}" + (
             f" (exit code {exit_code})" if exit_code else ""
@@ -169,14 +217,17 @@ def _run(context: RunContext, notice: Notice, log_url: str) -> dict[str, Any]:
     blocks.append({"type": "header", "text": plain(header, HEADER_LIMIT)})
     blocks.append({"type": "section", "text": mrkdwn(summary)})
     blocks.append(fields(pairs))
-    reason = context.stopped_reason or context.error
-    if notice.kind != "recovery" and reason:
+    # ECS's own reason, when the plain words above left it out (they name the exit code).
+    reason = context.stopped_reason if exit_code else ""
+    if notice.kind != "recovery" and reason and reason != GENERIC_STOP_REASON:
         blocks.append(
             {
                 "type": "section",
                 "text": mrkdwn(f"*Reason*\n```{cut(escape(reason), SECTION_LIMIT - 20)}```"),
             }
         )
+    if notice.kind != "recovery" and tail is not None:
+        blocks.append(_tail_block(tail))
     links = _links(context.console_url, log_url, "Execution")
     if links:
         blocks.append(links)

@@ -210,6 +210,9 @@ RUN_ATTRIBUTES: Final = frozenset(
         "parameters",
         "reason",
         "rerun_of",
+        # "allow": an operator's explicit override of a forbid job's policy (the run took
+        # no lock and ran beside its holder); "" for every other run.
+        "concurrency_override",
         "skip_reason",
         "attempts",
         "exit_code",
@@ -217,6 +220,9 @@ RUN_ATTRIBUTES: Final = frozenset(
         "cause",
         "stopped_reason",
         "task_arn",
+        # Written by the API's stop (`jobctl stop`, POST /runs/{id}/stop), never by a machine.
+        "aborted_by",
+        "abort_reason",
     }
 )
 META_ATTRIBUTES: Final = frozenset(

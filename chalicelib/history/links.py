@@ -28,6 +28,21 @@ def console_url(execution_arn: str) -> str | None:
     )
 
 
+def task_url(task_arn: str | None) -> str | None:
+    """The ECS console page of task `task_arn` (`arn:aws:ecs:<region>:<account>:task/<cluster>/<id>`)."""
+    parts = (task_arn or "").split(":")
+    if len(parts) < 6 or parts[2] != "ecs" or not parts[5].startswith("task/"):
+        return None
+    path = parts[5].split("/")
+    if len(path) != 3:  # the old ARN format names no cluster: no page to link to
+        return None
+    region, cluster, task = parts[3], path[1], path[2]
+    return (
+        f"https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/tasks/{task}"
+        f"?region={region}"
+    )
+
+
 def log_stream(stream_prefix: str | None, container: str, task_arn: str) -> str:
     """The awslogs stream of `container` in task `task_arn`: `<prefix>/<container>/<task id>`,
     or the task id alone without a prefix."""

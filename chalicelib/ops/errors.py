@@ -39,6 +39,13 @@ class Unauthorized(OpsError):
     code, exit_status = "Unauthorized", 2
 
 
+class Forbidden(OpsError):
+    """AWS denied what the request needs (a policy to extend, not bad input)."""
+
+    status = http_status = 403
+    code, exit_status = "Forbidden", 1
+
+
 class NotFound(OpsError):
     status = http_status = 404
     code, exit_status = "NotFound", 2

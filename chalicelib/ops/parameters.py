@@ -49,7 +49,8 @@ def check_parameters(
             )
         _check_value(name, value, spec)
     for name, spec in sorted(declared.items()):
-        if spec.required and name not in given and spec.default is None:
+        # An empty value is no value: the container would start without the parameter.
+        if spec.required and given.get(name, "") == "" and spec.default is None:
             raise InvalidRequest(f"parameter '{name}' is required", field=name)
     return dict(sorted(given.items()))
 

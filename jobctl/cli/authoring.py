@@ -1,15 +1,21 @@
-"""`jobctl validate / build / next / render`: the authoring verbs, pure functions of jobs.yaml.
+"""`jobctl init / validate / build / next / render / schema`: the authoring verbs, pure
+functions of jobs.yaml.
 
 Exit status: 0 done, 1 `build --check` found stale or extra files, 2 invalid input
 (registry problems, an unknown job, a `build --out` that cannot be written, a `next --after`
-outside the years cron covers). Invariants: these verbs never read AWS; without
-`--env` they cover every declared environment; the registry, compiler and rich are imported
-by the handlers, not by `register` (see `jobctl.cli.verbs`).
+outside the years cron covers, `init` over an existing file without `--force`).
+Invariants: these verbs never read AWS; `validate` and `build` act on the whole registry
+(without `--env`, every declared environment), `next` and `render` on one environment
+(`--env` is required when the registry declares environments, as for every other verb);
+`build` writes next to the registry it was given and never deletes a file generated from
+another registry; the registry, compiler and rich are imported by the handlers, not by
+`register` (see `jobctl.cli.verbs`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime
 from difflib import get_close_matches
@@ -17,7 +23,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chalicelib.core.errors import UsageError
-from jobctl.cli.verbs import EXIT_FAILED, EXIT_OK, Verbs, positive, registry_of
+from jobctl.cli.verbs import (
+    DEFAULT_FILE,
+    ENV_ALL_HELP,
+    EXIT_FAILED,
+    EXIT_OK,
+    Verbs,
+    positive,
+    registry_of,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -30,20 +44,62 @@ STATEMACHINES = "statemachines"
 
 
 def register(verbs: Verbs) -> None:
-    validate = verbs.add("validate", "check jobs.yaml and summarise its jobs", _validate)
+    init = verbs.add(
+        "init",
+        "write a commented starter jobs.yaml (and jobs.schema.json for editors) that "
+        "`jobctl validate` accepts",
+        _init,
+        registry=False,
+    )
+    init.add_argument(
+        "-f",
+        "--file",
+        default=os.environ.get("JOBCTL_FILE", DEFAULT_FILE),
+        help="the registry to write (default: $JOBCTL_FILE or jobs.yaml)",
+    )
+    init.add_argument("--project", help="the project name (default: from the directory name)")
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
+
+    validate = verbs.add(
+        "validate",
+        "check jobs.yaml in every environment (or --env's) and summarise its jobs",
+        _validate,
+        env_help=ENV_ALL_HELP,
+    )
     validate.add_argument("path", nargs="?", help="the registry (same as -f)")
 
-    build = verbs.add("build", f"write {STATEMACHINES}/*.asl.json from jobs.yaml", _build)
+    build = verbs.add(
+        "build",
+        f"write {STATEMACHINES}/*.asl.json next to jobs.yaml, for every environment (or --env's)",
+        _build,
+        env_help=ENV_ALL_HELP,
+    )
     build.add_argument("--check", action="store_true", help="exit 1 if the files are stale")
-    build.add_argument("--out", default=STATEMACHINES, help="output directory")
+    build.add_argument(
+        "--out", help=f"output directory (default: {STATEMACHINES}/ next to the registry)"
+    )
 
-    upcoming = verbs.add("next", "print the next fire times of one or all jobs", _next)
+    upcoming = verbs.add(
+        "next", "print the next fire times of one or all jobs in one environment", _next
+    )
     upcoming.add_argument("job", nargs="?", help="job name (default: all jobs)")
     upcoming.add_argument("-n", type=positive, default=5, help="how many (default 5)")
     upcoming.add_argument("--after", type=_instant, help="start from this ISO time (default now)")
 
-    render = verbs.add("render", "print everything one job compiles to, as JSON", _render)
+    render = verbs.add(
+        "render",
+        "print everything one job compiles to in one environment, as JSON: state machine, "
+        "trigger, IAM, names, tags",
+        _render,
+    )
     render.add_argument("job")
+
+    verbs.add(
+        "schema",
+        "print the JSON Schema of jobs.yaml (for editors: YAML language server)",
+        _schema,
+        registry=False,
+    )
 
 
 # EventBridge cron's year field covers 1970-2199; outside it there is nothing to list, and
@@ -68,9 +124,8 @@ def _instant(text: str) -> datetime:
     return value
 
 
-def _jobs(registry: Registry, env: str | None, name: str | None) -> list[ResolvedJob]:
-    """Jobs of one target (the given env, else the first declared), optionally one job."""
-    target = env if env is not None else registry.targets[0]
+def _jobs(registry: Registry, target: str | None, name: str | None) -> list[ResolvedJob]:
+    """Jobs of one target (an environment, or None without environments), optionally one."""
     jobs = sorted(registry.jobs_for(target), key=lambda j: j.name)
     if name is None:
         return jobs
@@ -124,7 +179,8 @@ def _build(args: argparse.Namespace, out: Console) -> int:
 
     registry = registry_of(args, one_env=False)
     wanted = compile_files(registry, args.env)
-    directory = Path(args.out)
+    # The output belongs to the registry given: `-f other/jobs.yaml` builds other/statemachines.
+    directory = Path(args.out) if args.out else Path(registry.document.file).parent / STATEMACHINES
     present = (
         {path.name: path for path in directory.glob("*.asl.json")} if directory.is_dir() else {}
     )
@@ -132,7 +188,11 @@ def _build(args: argparse.Namespace, out: Console) -> int:
     suffix = f".{args.env}.asl.json" if args.env else ".asl.json"
     ours = {name: path for name, path in present.items() if name.endswith(suffix)}
     stale = sorted(n for n, text in wanted.items() if n not in ours or ours[n].read_text() != text)
-    extra = sorted(n for n in ours if n not in wanted)
+    # A file another registry generated (another project) is not ours to judge or delete.
+    foreign = sorted(n for n in ours if n not in wanted and _generated_for_other(ours[n], registry))
+    extra = sorted(n for n in ours if n not in wanted and n not in foreign)
+    for name in foreign:
+        print(f"{directory / name}: left alone (generated from another registry)", file=sys.stderr)
     if args.check:
         for name in stale:
             print(f"{directory / name}: stale or missing", file=sys.stderr)
@@ -158,6 +218,23 @@ def _build(args: argparse.Namespace, out: Console) -> int:
     return EXIT_OK
 
 
+def _generated_for_other(path: Path, registry: Registry) -> bool:
+    """Whether `path` says it was compiled from a registry of another project.
+
+    Only a file that names another project is spared: what names none (hand-made, emptied)
+    is a leftover in this registry's directory, removed as before.
+    """
+    import json
+
+    try:
+        comment = json.loads(path.read_text(encoding="utf-8")).get("Comment", "")
+    except (OSError, ValueError, AttributeError):
+        return False
+    if not isinstance(comment, str) or not comment.startswith("jobctl "):
+        return False
+    return not comment.startswith(f"jobctl {registry.project}/")
+
+
 def _next(args: argparse.Namespace, out: Console) -> int:
     from zoneinfo import ZoneInfo
 
@@ -165,7 +242,7 @@ def _next(args: argparse.Namespace, out: Console) -> int:
 
     from jobctl.registry.schedule import next_fire_times
 
-    registry = registry_of(args, one_env=False)
+    registry = registry_of(args)
     after = args.after or datetime.now(UTC)
     for job in _jobs(registry, args.env, args.job):
         zone = ZoneInfo(job.timezone)
@@ -194,11 +271,45 @@ def _render(args: argparse.Namespace, out: Console) -> int:
     from jobctl.compile.asl import render_json
     from jobctl.compile.compiler import CompiledJob, compile_job
 
-    registry = registry_of(args, one_env=False)
-    documents: list[CompiledJob] = []
-    targets = [args.env] if args.env else list(registry.targets)
-    for target in targets:
-        documents.extend(compile_job(job) for job in _jobs(registry, target, args.job))
-    payload = [item.to_document() for item in documents]
-    sys.stdout.write(render_json(payload[0] if len(payload) == 1 else payload))
+    registry = registry_of(args)
+    documents: list[CompiledJob] = [compile_job(job) for job in _jobs(registry, args.env, args.job)]
+    sys.stdout.write(render_json(documents[0].to_document()))
     return EXIT_OK
+
+
+def _schema(args: argparse.Namespace, out: Console) -> int:
+    from jobctl.registry.schema import render_schema
+
+    sys.stdout.write(render_schema())
+    return EXIT_OK
+
+
+def _init(args: argparse.Namespace, out: Console) -> int:
+    from jobctl.registry.schema import SCHEMA_FILE, render_schema, starter_registry
+
+    registry = Path(args.file)
+    schema = registry.parent / SCHEMA_FILE
+    project = args.project or _project_name(registry.resolve().parent.name)
+    text = starter_registry(project)  # raises UsageError for a --project that is not a name
+    existing = [str(path) for path in (registry, schema) if path.exists()]
+    if existing and not args.force:
+        verb = "exists" if len(existing) == 1 else "exist"
+        raise UsageError(f"{' and '.join(existing)} already {verb}: use --force to overwrite")
+    try:
+        registry.parent.mkdir(parents=True, exist_ok=True)
+        registry.write_text(text, encoding="utf-8")
+        schema.write_text(render_schema(), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {exc.filename or registry}: {exc.strerror}") from None
+    out.print(f"wrote {registry} (project '{project}') and {schema}")
+    out.print(f"next: edit it, then `jobctl validate {registry}`")
+    return EXIT_OK
+
+
+def _project_name(directory: str) -> str:
+    """A valid project name from a directory name (`My_App` -> `my-app`), else `example`."""
+    import re
+
+    name = re.sub(r"[^a-z0-9]+", "-", directory.lower()).strip("-")
+    name = re.sub(r"^[^a-z]+", "", name)
+    return name[:40].rstrip("-") or "example"

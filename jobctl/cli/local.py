@@ -193,8 +193,9 @@ def _banner(platform: LocalPlatform, say: Callable[[str], None]) -> None:
             upcoming = f", next {nexts[0]:%Y-%m-%d %H:%M}Z" if nexts else ""
         zone = f" {trigger.timezone}" if trigger.timezone != "UTC" else ""
         say(f"job   {job}: {trigger.kind} {trigger.expression}{zone} ({state}{upcoming})")
+    say(f"web   {platform.api.url}/console/  (the operator console)")
     say(f"api   {platform.api.url}  (IAM auth not enforced on loopback; you are the caller)")
-    say(f"aws   export AWS_ENDPOINT_URL={platform.endpoint} AWS_REGION={platform.target.region}")
+    say(f"aws   {platform.exports()}")
     say(f"jobctl local: ready: api {platform.api.url} aws {platform.endpoint} (Ctrl-C stops)")
 
 

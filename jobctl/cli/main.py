@@ -16,16 +16,22 @@ Invariants: every failure a user can cause is a `JobctlError`, printed as its `l
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from chalicelib.core.errors import JobctlError
 from jobctl import __version__
-from jobctl.cli.verbs import EXIT_FAILED, EXIT_OK, Verbs
+from jobctl.cli.verbs import EXIT_FAILED, EXIT_OK, Verbs, complete_jobs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:  # a shell asking for completions (`jobctl completion`)
+        import argcomplete
+
+        argcomplete.autocomplete(parser)  # prints them and exits; returns when not asked
+    args = parser.parse_args(argv)
     from rich.console import Console
 
     # Pipes and CI logs get a wide fixed width instead of rich's 80-column fallback.
@@ -52,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The root parser with every verb; imports only the light verb-group modules."""
-    from jobctl.cli import authoring, deploy, local, ops
+    from jobctl.cli import authoring, completion, console, deploy, export, importing, local, ops
 
     parser = argparse.ArgumentParser(
         prog="jobctl", description="Scheduled jobs on AWS ECS, declared in jobs.yaml."
@@ -60,9 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jobctl {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     verbs = Verbs(commands)
-    for group in (authoring, deploy, ops, local):  # the order of `jobctl --help`
+    for group in (authoring, importing, deploy, export, ops, console, local):  # --help order
         group.register(verbs)
+    completion.register(verbs)
+    _complete_job_arguments(commands)
     return parser
+
+
+def _complete_job_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Every verb's JOB argument (`job`, `local --fire`) completes the registry's job names."""
+    for sub in commands.choices.values():
+        for action in sub._actions:
+            if action.dest in ("job", "fire"):
+                action.completer = complete_jobs  # type: ignore[attr-defined]
 
 
 def aws_failure(exc: BaseException) -> str | None:

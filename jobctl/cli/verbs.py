@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 DEFAULT_FILE = "jobs.yaml"
-ENV_HELP = "environment overlay to use (default: all declared)"
+ENV_HELP = "the environment to act on (required when the registry declares environments)"
+# validate and build act on the whole registry: without --env, every declared environment.
+ENV_ALL_HELP = "only this environment (default: every declared environment)"
 
 Handler = Callable[[argparse.Namespace, "Console"], int]
 
@@ -48,16 +50,24 @@ class Verbs:
         aws: bool = False,
         json_help: str | None = None,
         env_help: str = ENV_HELP,
+        registry: bool = True,
     ) -> argparse.ArgumentParser:
-        """A subcommand `name` running `handler`; `aws` adds `--profile`, `json_help` `--json`."""
+        """A subcommand `name` running `handler`; `aws` adds `--profile`, `json_help` `--json`.
+
+        `registry=False` is for the verbs that read no registry (`schema`, `completion`):
+        they get neither `-f` nor `--env`.
+        """
         sub = self._commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument(
-            "-f",
-            "--file",
-            default=os.environ.get("JOBCTL_FILE", DEFAULT_FILE),
-            help="the registry (default: $JOBCTL_FILE or jobs.yaml)",
-        )
-        sub.add_argument("--env", help=env_help)
+        if registry:
+            sub.add_argument(
+                "-f",
+                "--file",
+                default=os.environ.get("JOBCTL_FILE", DEFAULT_FILE),
+                help="the registry (default: $JOBCTL_FILE or jobs.yaml)",
+            )
+            env = sub.add_argument("--env", help=env_help)
+            # argcomplete reads this attribute; the completer imports nothing until it runs.
+            env.completer = complete_environments  # type: ignore[attr-defined]
         if aws:
             sub.add_argument("--profile", help="AWS profile (default: $AWS_PROFILE)")
         if json_help is not None:
@@ -69,10 +79,11 @@ class Verbs:
 def registry_of(args: argparse.Namespace, *, one_env: bool = True) -> Registry:
     """The registry of `-f` (or validate's PATH) with the `--env` overlay applied.
 
-    A verb that acts on one deployed or local environment (`one_env`: deploy, ops, local)
-    needs `--env` when the registry declares environments: there is no default, so that
-    nothing touches production by omission. The authoring verbs pass `one_env=False`:
-    without `--env` they cover every declared environment.
+    A verb that acts on one environment (`one_env`: next, render, deploy, ops, local) needs
+    `--env` when the registry declares environments: there is no default, so that nothing
+    shows or touches one environment by omission (`next` used to pick the first one
+    silently). Only `validate` and `build`, which act on the whole registry, pass
+    `one_env=False`: without `--env` they cover every declared environment.
     """
     from jobctl.registry.loader import load_registry
 
@@ -83,6 +94,20 @@ def registry_of(args: argparse.Namespace, *, one_env: bool = True) -> Registry:
             "choose one with --env"
         )
     return registry
+
+
+def complete_environments(prefix: str, parsed_args: argparse.Namespace, **_: object) -> list[str]:
+    """`--env` completions: the environments the registry declares (see `completion`)."""
+    from jobctl.cli.completion import registry_names
+
+    return [name for name in registry_names(parsed_args)[1] if name.startswith(prefix)]
+
+
+def complete_jobs(prefix: str, parsed_args: argparse.Namespace, **_: object) -> list[str]:
+    """JOB completions: the jobs the registry declares (see `completion`)."""
+    from jobctl.cli.completion import registry_names
+
+    return [name for name in registry_names(parsed_args)[0] if name.startswith(prefix)]
 
 
 def positive(text: str) -> int:

@@ -10,6 +10,10 @@ Owns the run protocol every job follows:
 - Claim is one DynamoDB transaction: the job is not paused (META item), this scheduled minute
   was not claimed before (DEDUPE item: EventBridge delivers at least once), the concurrency
   lock is free or its lease expired (forbid/replace), and the RUNNING run record is written.
+- A manual run or re-run of a `forbid` job may carry the operator's `concurrency: allow`
+  (recorded as the run's `concurrency_override`): its Claim, Finish and Release leave the
+  lock alone (neither taken, waited for nor freed: the holder keeps it), through the same
+  states and transitions; pause, dedupe and the run record are as for every run.
 - Valid? fails the run (`Job.InvalidInput`) when its input is one the API would have refused
   and JSONata can tell with the API's meaning (`input_error`): StartExecution is open to
   anyone with the permission, and what they pass as `triggered_by` is only a claim.
@@ -88,6 +92,11 @@ INVALID_INPUT = "Job.InvalidInput"
 INPUT_LIMITS = {"reason": 500, "triggered_by": 2048, "rerun_of": 80, "scheduled_time": 64}
 MAX_PARAMETERS = 50
 TRIGGERS = ["schedule", "manual", "rerun", "slack"]
+# An operator's explicit `concurrency: allow` (the API's `concurrency` field): a manual run or
+# re-run of a `forbid` job that runs beside the lock's holder, taking no lock. Honoured for
+# these triggers only: a scheduled delivery carrying it is refused as invalid input.
+OVERRIDE_TRIGGERS = ["manual", "rerun"]
+CONCURRENCY_OVERRIDE = "allow"
 CONDITION_FAILED = ["DynamoDB.ConditionalCheckFailedException"]
 TRANSACTION_CANCELED = ["DynamoDb.TransactionCanceledException"]
 # Dedupe markers and skipped runs expire; run records follow the history retention.
@@ -151,6 +160,27 @@ def _literal(value: str) -> str:
     return value
 
 
+def _json_input(name: str) -> str:
+    """The execution input's field `name` as a string ('' when absent), read by `Start`."""
+    return f"($exists($states.input.{name}) ? $string($states.input.{name}) : '')"
+
+
+def _jsonata(value: Any) -> str:
+    """A field value (`{% expr %}` strings, literals, objects and lists of them) as one JSONata
+    expression building the same value, to choose between whole values in an expression."""
+    if isinstance(value, str) and value.startswith("{%") and value.endswith("%}"):
+        return f"({value[2:-2].strip()})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_quote(k)}: {_jsonata(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_jsonata(item) for item in value) + "]"
+    return _json(value)
+
+
+def _wait_name(seconds: int) -> str:
+    return f"Wait{seconds}s"
+
+
 def _s(text: str) -> Json:
     return {"S": text}
 
@@ -172,6 +202,8 @@ class _Builder:
             f"{shared_names(job.project, job.env).alert_topic}"
         )
         self.locking = job.concurrency != "allow"
+        # Only a forbid job's run may be started beside the holder (`concurrency: allow`).
+        self.overridable = job.concurrency == "forbid"
         self.job_pk = schema.job_pk(job.name)
 
     # --- keys (the formats of chalicelib.core.history, as JSONata where they vary) --------
@@ -197,46 +229,39 @@ class _Builder:
         job = self.job
         recovery = "recovery" in job.alerts.events
         failure = "failure" in job.alerts.events
+        alert_or_fail = "Alert" if failure else "Failed"
         states: Json = {
-            "Start": {
-                "Type": "Pass",
-                "Comment": "every variable is defined here, so every path can read all of them",
-                "Assign": self.run_variables(),
-                "Next": "Late?" if job.starting_deadline is not None else "Claim",
-            }
-        }
-        if job.starting_deadline is not None:
-            states["Late?"] = self.late()
-        states.update(
-            {
-                "Claim": self.claim(),
-                "Diagnose": self.diagnose(),
-                "Blocked?": self.blocked(),
-                "RecordSkip": self.record_skip(),
-                "Skipped": {"Type": "Succeed", "Comment": "not run: see the run record's reason"},
-                "Valid?": self.valid(),
-                "RunTask": self.run_task(),
-                "RecordSuccess": self.record_success(),
-                "Release": self.release(
-                    RunStatus.SUCCEEDED, "Recovered?" if recovery else "Succeeded"
+            "Start": self.start(),
+            "Claim": self.claim(),
+            "Diagnose": self.diagnose(),
+            "Blocked?": self.blocked(),
+            "RecordSkip": self.record_skip(),
+            "Skipped": {"Type": "Succeed", "Comment": "not run: see the run record's reason"},
+            "RecordInvalid": self.record_invalid(alert_or_fail),
+            "RunTask": self.run_task(first=True),
+            "Classify": self.classify(),
+            **self.waits(),
+            "RunTaskAgain": self.run_task(first=False),
+            "Finish": self.finish(),
+            "RecordSuccess": self.record_success(),
+            "Release": self.release(RunStatus.SUCCEEDED, "Recovered?" if recovery else None),
+            "Succeeded": {"Type": "Succeed"},
+            "FinishFailed": self.finish_failed(alert_or_fail),
+            "RecordFailure": self.record_failure(),
+            "ReleaseFailed": self.release("$status", alert_or_fail),
+            "Failed": {
+                "Type": "Fail",
+                "Error": _expr(
+                    f"$status = '{RunStatus.TIMED_OUT}' ? 'Job.TimedOut' : 'Job.Failed'"
                 ),
-                "Succeeded": {"Type": "Succeed"},
-                "RecordFailure": self.record_failure(),
-                "ReleaseFailed": self.release("$status", "Alert" if failure else "Failed"),
-                "Failed": {
-                    "Type": "Fail",
-                    "Error": _expr(
-                        f"$status = '{RunStatus.TIMED_OUT}' ? 'Job.TimedOut' : 'Job.Failed'"
-                    ),
-                    "Cause": _expr("$string($failure.Error) & ': ' & $string($failure.Cause)"),
-                },
-            }
-        )
+                "Cause": _expr("$string($failure.Error) & ': ' & $string($failure.Cause)"),
+            },
+        }
         if job.concurrency == "replace":
             states["StopHolder"] = self.stop_holder()
         if recovery:
             states["Recovered?"] = self.recovered()
-            states["NotifyRecovery"] = self.publish("recovery", "Succeeded")
+            states["NotifyRecovery"] = self.publish("recovery", None)
         if failure:
             states["Alert"] = self.publish("failure", "Failed")
         env = f"/{job.env}" if job.env else ""
@@ -254,21 +279,50 @@ class _Builder:
         """Where a failure before the task started goes (no run record could be written)."""
         return "Alert" if "failure" in self.job.alerts.events else "Failed"
 
-    def late(self) -> Json:
-        deadline_ms = (self.job.starting_deadline or 0) * 1000
-        return {
-            "Type": "Choice",
-            "Comment": "skip a scheduled run that starts later than starting_deadline",
-            "Choices": [
+    def start(self) -> Json:
+        """The first state: define every variable and decide what needs no claim.
+
+        A Choice, so the late check and the input check cost no transition of their own.
+        Step Functions applies a Choice's state-level Assign only when no rule matches
+        (the Default), so each rule assigns every variable too. Conditions and Assigns of
+        one state all read the state's input: nothing here reads a variable.
+        """
+        variables = self.run_variables()
+        rules: list[Json] = []
+        if self.job.starting_deadline is not None:
+            deadline_ms = self.job.starting_deadline * 1000
+            scheduled = _json_input("scheduled_time")
+            rules.append(
                 {
                     "Condition": _expr(
-                        "$scheduled_time != '' and "
-                        f"$millis() - $toMillis($scheduled_time) > {deadline_ms}"
+                        f"{scheduled} != '' and $millis() - $toMillis({scheduled}) > {deadline_ms}"
                     ),
-                    "Assign": {"skip_reason": "late"},
+                    "Comment": "skip a scheduled run that starts later than starting_deadline",
+                    "Assign": {**variables, "skip_reason": "late"},
                     "Next": "RecordSkip",
                 }
-            ],
+            )
+        error = self.input_error()
+        rules.append(
+            {
+                "Condition": _expr(f"{error} != ''"),
+                "Comment": "the input is checked as the API checks it: StartExecution is open "
+                "to anyone with the permission",
+                "Assign": {
+                    **variables,
+                    "status": RunStatus.FAILED,
+                    "failure": _expr(f"{{'Error': '{INVALID_INPUT}', 'Cause': {error}}}"),
+                    "attempts": 0,
+                    "detail": _expr("{'exit_code': null, 'stopped_reason': '', 'task_arn': ''}"),
+                },
+                "Next": "RecordInvalid",
+            }
+        )
+        return {
+            "Type": "Choice",
+            "Comment": "every variable is defined here, so every path can read all of them",
+            "Choices": rules,
+            "Assign": variables,
             "Default": "Claim",
         }
 
@@ -293,6 +347,17 @@ class _Builder:
             "parameters": "$exists($states.input.parameters) ? $states.input.parameters : {}",
             "reason": "$exists($states.input.reason) ? $string($states.input.reason) : ''",
             "rerun_of": "$exists($states.input.rerun_of) ? $string($states.input.rerun_of) : ''",
+            # 'allow': this run takes no lock and runs beside the holder (`input_error`
+            # refuses the field on other triggers and other policies).
+            "concurrency_override": (
+                "($exists($states.input.concurrency)"
+                f" and $states.input.concurrency = '{CONCURRENCY_OVERRIDE}'"
+                " and $exists($states.input.trigger)"
+                f" and $states.input.trigger in {_json(OVERRIDE_TRIGGERS)})"
+                f" ? '{CONCURRENCY_OVERRIDE}' : ''"
+                if self.overridable
+                else "''"
+            ),
             "started_at": "$now()",
             "claim_attempts": "0",
             "victim": "'none'",
@@ -305,7 +370,11 @@ class _Builder:
             "attempts": "1",
             "task_arn": "''",
             "previous_status": "''",
-            "input_error": self.input_error(),
+            # The retry loop after an ECS API error (`classify`): attempts made before the
+            # current RunTask state was entered, retries used per class.
+            "tried": "0",
+            "capacity_used": "0",
+            "job_used": "0",
         }
         return {name: _expr(value) for name, value in variables.items()}
 
@@ -318,7 +387,8 @@ class _Builder:
         within INPUT_LIMITS; `parameters` is an object of at most MAX_PARAMETERS entries
         whose declared ones are strings of at most MAX_VALUE characters ($length counts
         characters, as Python's len does) in their `enum`; required parameters without a
-        default are given. Undeclared names are not refused here but dropped (`overrides`):
+        default are given; `concurrency` (`concurrency_check`) is 'allow', on a manual run
+        or re-run, of a job whose policy is not `replace`. Undeclared names are not refused here but dropped (`overrides`):
         they never reach the container.
         Patterns are checked by the API and CLI only: JSONata's regular expressions are
         ECMAScript's on AWS and Python's on moto, neither the API's engine, so a check here
@@ -341,6 +411,7 @@ class _Builder:
             " $p := $exists($in.parameters) ? $in.parameters : {};"
             f" ($exists($in.trigger) and $not($in.trigger in {_json(TRIGGERS)}))"
             f" ? 'trigger must be one of: {', '.join(TRIGGERS)}' :"
+            f" {self.concurrency_check()}"
             f" {fields}"
             " $type($p) != 'object' ? 'parameters must be an object' :"
             f" $count($keys($p)) > {MAX_PARAMETERS}"
@@ -358,27 +429,67 @@ class _Builder:
             " $count($missing) > 0 ? 'parameter ' & $missing[0] & ' is required' : '' ) )"
         )
 
-    def valid(self) -> Json:
-        """Fail a run whose input the API would have refused, before its task starts."""
-        return {
-            "Type": "Choice",
-            "Comment": "the input is checked as the API checks it: StartExecution is open to "
-            "anyone with the permission",
-            "Choices": [
-                {
-                    "Condition": _expr("$input_error != ''"),
-                    "Assign": {
-                        "status": RunStatus.FAILED,
-                        "failure": _expr(f"{{'Error': '{INVALID_INPUT}', 'Cause': $input_error}}"),
-                        "attempts": 0,
-                        "detail": _expr(
-                            "{'exit_code': null, 'stopped_reason': '', 'task_arn': ''}"
-                        ),
-                    },
-                    "Next": "RecordFailure",
+    def concurrency_check(self) -> str:
+        """The part of `input_error` on `concurrency`: JSONata `cond ? message :` clauses."""
+        if self.job.concurrency == "replace":
+            return (
+                "$exists($in.concurrency) ? 'concurrency cannot be overridden for a job whose"
+                " policy is replace: its run would stop the running one' :"
+            )
+        return (
+            "($exists($in.concurrency) and ($type($in.concurrency) != 'string'"
+            f" or $in.concurrency != '{CONCURRENCY_OVERRIDE}'))"
+            f" ? 'concurrency must be {CONCURRENCY_OVERRIDE}' :"
+            " ($exists($in.concurrency) and $not($exists($in.trigger)"
+            f" and $in.trigger in {_json(OVERRIDE_TRIGGERS)}))"
+            f" ? 'concurrency is only for triggers {', '.join(OVERRIDE_TRIGGERS)}' :"
+        )
+
+    def overridden(self, locked: Json, unlocked: Json) -> Json | str:
+        """`locked`, or for a run with the concurrency override `unlocked` (forbid jobs)."""
+        if not self.overridable:
+            return locked
+        return _expr(
+            f"$concurrency_override = '{CONCURRENCY_OVERRIDE}'"
+            f" ? {_jsonata(unlocked)} : {_jsonata(locked)}"
+        )
+
+    def record_invalid(self, next_state: str) -> Json:
+        """A run whose input the API would have refused: recorded FAILED, no claim, no task.
+
+        One transaction: the run record (FAILED, `Job.InvalidInput`, 0 attempts) and the
+        job's last outcome on META (so the next success is announced as a recovery).
+        """
+        item = self.run_item(f"'{RunStatus.FAILED}'")
+        item.update(
+            {
+                "ended_at": _sx("$now()"),
+                "exit_code": {"NULL": True},
+                "attempts": {"N": "0"},
+                "error": _sx("$string($failure.Error)"),
+                "cause": _sx(f"$substring($string($failure.Cause), 0, {CAUSE_LIMIT})"),
+                "stopped_reason": _s(""),
+                "task_arn": _s(""),
+            }
+        )
+        items = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": item,
+                    "ConditionExpression": f"attribute_not_exists({PK})",
                 }
-            ],
-            "Default": "RunTask",
+            },
+            {"Update": self.meta_outcome(f"'{RunStatus.FAILED}'", lock=False, recovery=False)},
+        ]
+        return {
+            "Type": "Task",
+            "Comment": "input the API refuses fails the run before its task",
+            "Resource": "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems",
+            "Arguments": {"TransactItems": items},
+            "Retry": [self.dynamodb_retry()],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": next_state}],
+            "Next": next_state,
         }
 
     def claim(self) -> Json:
@@ -387,6 +498,15 @@ class _Builder:
         values: Json = {":false": {"BOOL": False}}
         meta_update = "SET job_name = :job"
         values[":job"] = _s(job.name)
+        # The override's claim: the pause check alone on META, neither taking nor waiting
+        # for the lock (dedupe and the run record as for every run).
+        unlocked: Json = {
+            "TableName": self.table,
+            "Key": self.key(_s(META)),
+            "UpdateExpression": meta_update,
+            "ConditionExpression": meta_condition,
+            "ExpressionAttributeValues": dict(values),
+        }
         if self.locking:
             lease_ms = (self._lease_seconds()) * 1000
             meta_condition = (
@@ -403,16 +523,15 @@ class _Builder:
                 }
             )
         dedupe = DEDUPE_KEY
+        locked: Json = {
+            "TableName": self.table,
+            "Key": self.key(_s(META)),
+            "UpdateExpression": meta_update,
+            "ConditionExpression": meta_condition,
+            "ExpressionAttributeValues": values,
+        }
         items = [
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": self.key(_s(META)),
-                    "UpdateExpression": meta_update,
-                    "ConditionExpression": meta_condition,
-                    "ExpressionAttributeValues": values,
-                }
-            },
+            {"Update": self.overridden(locked, unlocked)},
             {
                 "Put": {
                     "TableName": self.table,
@@ -440,7 +559,7 @@ class _Builder:
                     "Next": self.alert_or_fail(),
                 },
             ],
-            "Next": "Valid?",
+            "Next": "RunTask",
         }
 
     def run_item(self, status: str) -> Json:
@@ -457,6 +576,7 @@ class _Builder:
             "parameters": _sx("$string($parameters)"),
             "reason": _sx("$reason"),
             "rerun_of": _sx("$rerun_of"),
+            "concurrency_override": _sx("$concurrency_override"),
             # schema.job_time and schema.status_time, in JSONata
             "job_time": _sx(f"$started_at & '{SEPARATOR}' & $run_id"),
             TTL: _nx(f"$floor($millis() / 1000) + {self.job.history_retention}"),
@@ -510,7 +630,8 @@ class _Builder:
         if self.job.concurrency == "forbid":
             choices.append(
                 {
-                    "Condition": _expr(held),
+                    # A run with the override took no lock: the holder did not refuse it.
+                    "Condition": _expr(f"{held} and $concurrency_override = ''"),
                     "Assign": {"skip_reason": "concurrent"},
                     "Next": "RecordSkip",
                 }
@@ -565,10 +686,10 @@ class _Builder:
             "Arguments": {"TableName": self.table, "Item": item},
             "Retry": [self.dynamodb_retry()],
             "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Skipped"}],
-            "Next": "Skipped",
+            "End": True,
         }
 
-    def run_task(self) -> Json:
+    def run_task(self, *, first: bool) -> Json:
         job = self.job
         arguments: Json = {
             "Cluster": _literal(job.cluster),
@@ -599,22 +720,15 @@ class _Builder:
                     "AssignPublicIp": "ENABLED" if job.network.assign_public_ip else "DISABLED",
                 }
             }
+        retriers: list[Json] = []
         retry = job.retry
-        capacity = retry.capacity
-        retriers: list[Json] = [
-            {
-                "ErrorEquals": CAPACITY_ERRORS,
-                "IntervalSeconds": capacity.interval,
-                "MaxAttempts": capacity.retries,
-                "BackoffRate": capacity.backoff_rate,
-                "MaxDelaySeconds": capacity.max_interval,
-                "JitterStrategy": "FULL",
-            }
-        ]
-        if retry.retries:
+        if first and retry.retries:
+            # The job's own failures use the native Retry (one transition per attempt).
+            # Capacity errors go to `Classify`: Step Functions names every ECS API error
+            # ECS.AmazonECSException, so a Retry (which matches names only) cannot tell a
+            # throttle from a missing cluster.
             task_retrier: Json = {
-                "ErrorEquals": ["States.TaskFailed"]
-                + (["States.Timeout"] if retry.on_timeout else []),
+                "ErrorEquals": self.job_errors(),
                 "IntervalSeconds": retry.interval,
                 "MaxAttempts": retry.retries,
                 "BackoffRate": retry.backoff_rate,
@@ -622,82 +736,167 @@ class _Builder:
             if retry.max_interval:
                 task_retrier["MaxDelaySeconds"] = retry.max_interval
             retriers.append(task_retrier)
-        # Step Functions names every ECS API error ECS.AmazonECSException, so a Retry (which
-        # matches names only) cannot tell a throttle from a missing cluster. Each attempt is
-        # therefore one run of a Parallel branch: the branch renames the errors no retry can
-        # fix (by the error code in the Cause) to Job.ConfigurationError, which no retrier
-        # matches, and re-raises the others unchanged for the capacity policy. The request
-        # is built here, in the scope of the run's variables, and passed in as is.
-        attempt = {
-            "Type": "Task",
-            "Comment": "one attempt: run the ECS task and wait for it to stop",
-            "Resource": "arn:aws:states:::ecs:runTask.sync",
-            "Arguments": _expr("$states.input"),
-            "TimeoutSeconds": job.timeout,
-            "Output": {"TaskArn": _expr("$states.result.TaskArn")},
-            "Catch": [{"ErrorEquals": ["ECS.AmazonECSException"], "Next": "Fixable?"}],
-            "End": True,
-        }
-        cause = _expr("$string($states.input.Cause)")
-        branch = {
-            "StartAt": "EcsRunTask",
-            "States": {
-                "EcsRunTask": attempt,
-                "Fixable?": {
-                    "Type": "Choice",
-                    "Comment": "an ECS API error: configuration (fail now) or capacity (retry)?",
-                    "Choices": [
-                        {
-                            "Condition": _expr(
-                                f"$contains($string($states.input.Cause), /{CONFIGURATION_ERRORS}/)"
-                            ),
-                            "Next": "ConfigurationError",
-                        }
-                    ],
-                    "Default": "CapacityError",
+        if first:
+            catchers: list[Json] = [
+                {
+                    "ErrorEquals": CAPACITY_ERRORS,
+                    "Assign": self.classify_variables(RunStatus.FAILED),
+                    "Next": "Classify",
                 },
-                "ConfigurationError": {
-                    "Type": "Fail",
-                    "Comment": "retrying cannot fix it: see the Cause (ECS's error code)",
-                    "Error": CONFIGURATION_ERROR,
-                    "Cause": cause,
-                },
-                "CapacityError": {
-                    "Type": "Fail",
-                    "Comment": "re-raised as is, for the capacity policy",
-                    "Error": "ECS.AmazonECSException",
-                    "Cause": cause,
-                },
-            },
-        }
-        return {
-            "Type": "Parallel",
-            "Comment": "run the ECS task and wait for it to stop; one branch run per attempt",
-            "Arguments": arguments,
-            "Branches": [branch],
-            "Retry": retriers,
-            "Catch": [
                 {
                     "ErrorEquals": ["States.Timeout"],
                     "Assign": self.failure_variables(RunStatus.TIMED_OUT),
-                    "Next": "RecordFailure",
+                    "Next": "FinishFailed",
                 },
                 {
                     "ErrorEquals": ["States.ALL"],
                     "Assign": self.failure_variables(RunStatus.FAILED),
-                    "Next": "RecordFailure",
+                    "Next": "FinishFailed",
                 },
-            ],
+            ]
+        else:
+            # After a capacity error every retry is counted by hand (`classify`): a state
+            # entered again starts its Retry counts afresh, which would exceed the policy.
+            catchers = [
+                {
+                    "ErrorEquals": ["States.Timeout"],
+                    "Assign": self.classify_variables(RunStatus.TIMED_OUT),
+                    "Next": "Classify",
+                },
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    "Assign": self.classify_variables(RunStatus.FAILED),
+                    "Next": "Classify",
+                },
+            ]
+        state: Json = {
+            "Type": "Task",
+            "Comment": (
+                "run the ECS task and wait for it to stop"
+                if first
+                else "the attempt after a capacity error or a counted retry"
+            ),
+            "Resource": "arn:aws:states:::ecs:runTask.sync",
+            "Arguments": arguments,
+            "TimeoutSeconds": job.timeout,
             "Assign": {
-                "task_arn": _expr("$states.result[0].TaskArn"),
+                "task_arn": _expr("$states.result.TaskArn"),
                 "attempts": _expr(self._attempts()),
             },
-            "Next": "RecordSuccess",
+            "Output": {},
+            "Catch": catchers,
+            "Next": "Finish",
+        }
+        if retriers:
+            state["Retry"] = retriers
+        return state
+
+    def job_errors(self) -> list[str]:
+        """The errors the job's retry policy covers: it failed, or (`on_timeout`) timed out."""
+        return ["States.TaskFailed"] + (["States.Timeout"] if self.job.retry.on_timeout else [])
+
+    def classify_variables(self, status: str) -> Json:
+        """A failed attempt going to `classify`: its facts, and the retries it used."""
+        retries = (
+            "($exists($states.context.State.RetryCount) ? $states.context.State.RetryCount : 0)"
+        )
+        return {
+            **self.failure_variables(status),
+            "tried": _expr(f"$tried + {retries} + 1"),
+            # Only the first RunTask retries natively, and only the job's own failures.
+            "job_used": _expr(f"$job_used + {retries}"),
+        }
+
+    def retry_delays(self) -> tuple[list[int], list[int]]:
+        """The counted retries' intervals (capacity, job), by retry index, in whole seconds.
+
+        Static Wait states, one per distinct interval: a Wait's `Seconds` as a JSONata
+        expression is valid on AWS but not to statelint. Jitter is not applied here (the
+        capacity policy's FULL jitter draws from 0 up to these values on the native path).
+        """
+        retry = self.job.retry
+        capacity = retry.capacity
+
+        def delays(count: int, interval: int, rate: float, cap: int | None) -> list[int]:
+            found = [int(interval * rate**index) for index in range(count)]
+            return [min(d, cap) if cap else d for d in found]
+
+        return (
+            delays(
+                capacity.retries, capacity.interval, capacity.backoff_rate, capacity.max_interval
+            ),
+            delays(retry.retries, retry.interval, retry.backoff_rate, retry.max_interval),
+        )
+
+    def classify(self) -> Json:
+        """Decide what a failed attempt means; the retries here are counted, not native.
+
+        Reached after an ECS API error or capacity shortage on the first attempt, and after
+        any failure of a later one. An ECS API error whose Cause names a configuration
+        error (CONFIGURATION_ERRORS) fails the run at once as Job.ConfigurationError;
+        capacity errors are retried with the capacity policy, the job's failures with its
+        own, each within its MaxAttempts over the whole run.
+        """
+        capacity_delays, job_delays = self.retry_delays()
+        rules: list[Json] = [
+            {
+                "Condition": _expr(
+                    "$failure.Error = 'ECS.AmazonECSException' and "
+                    f"$contains($string($failure.Cause), /{CONFIGURATION_ERRORS}/)"
+                ),
+                "Comment": "retrying cannot fix it: see the Cause (ECS's error code)",
+                "Assign": {
+                    "status": RunStatus.FAILED,
+                    "failure": _expr(
+                        f"{{'Error': '{CONFIGURATION_ERROR}', 'Cause': $failure.Cause}}"
+                    ),
+                },
+                "Next": "FinishFailed",
+            }
+        ]
+        for index, delay in enumerate(capacity_delays):
+            rules.append(
+                {
+                    "Condition": _expr(
+                        f"$failure.Error in {_json(CAPACITY_ERRORS)} and $capacity_used = {index}"
+                    ),
+                    "Assign": {"capacity_used": index + 1},
+                    "Next": _wait_name(delay),
+                }
+            )
+        for index, delay in enumerate(job_delays):
+            rules.append(
+                {
+                    "Condition": _expr(
+                        f"$failure.Error in {_json(self.job_errors())} and $job_used = {index}"
+                    ),
+                    "Assign": {"job_used": index + 1},
+                    "Next": _wait_name(delay),
+                }
+            )
+        return {
+            "Type": "Choice",
+            "Comment": "a failed attempt: fail now, or retry by which policy?",
+            "Choices": rules,
+            "Default": "FinishFailed",
+        }
+
+    def waits(self) -> Json:
+        capacity_delays, job_delays = self.retry_delays()
+        return {
+            _wait_name(delay): {
+                "Type": "Wait",
+                "Comment": "a counted retry's interval",
+                "Seconds": delay,
+                "Next": "RunTaskAgain",
+            }
+            for delay in sorted(set(capacity_delays + job_delays))
         }
 
     def _attempts(self) -> str:
         return (
-            "$exists($states.context.State.RetryCount) ? $states.context.State.RetryCount + 1 : 1"
+            "$tried + ($exists($states.context.State.RetryCount)"
+            " ? $states.context.State.RetryCount + 1 : 1)"
         )
 
     def overrides(self) -> Json:
@@ -756,84 +955,164 @@ class _Builder:
             "detail": _expr(detail),
         }
 
-    def update_run(self, values: dict[str, Json | str], next_state: str) -> Json:
+    def run_update(self, values: dict[str, Json | str]) -> Json:
         """Move the RUNNING record to its end state; a terminal record is never overwritten.
 
         A value is a DynamoDB attribute value, or a JSONata expression producing one.
         """
         update = "SET " + ", ".join(f"#{name} = :{name}" for name in values)
         return {
+            "TableName": self.table,
+            "Key": self.run_key(),
+            "UpdateExpression": update,
+            "ConditionExpression": "#status = :running",
+            "ExpressionAttributeNames": {f"#{name}": name for name in values},
+            "ExpressionAttributeValues": {
+                ":running": _s(RunStatus.RUNNING),
+                **{f":{name}": value for name, value in values.items()},
+            },
+        }
+
+    def update_run(self, values: dict[str, Json | str], next_state: str) -> Json:
+        """`run_update` on its own: the fallback when the finishing transaction was refused."""
+        return {
             "Type": "Task",
             "Resource": "arn:aws:states:::dynamodb:updateItem",
-            "Arguments": {
-                "TableName": self.table,
-                "Key": self.run_key(),
-                "UpdateExpression": update,
-                "ConditionExpression": "#status = :running",
-                "ExpressionAttributeNames": {f"#{name}": name for name in values},
-                "ExpressionAttributeValues": {
-                    ":running": _s(RunStatus.RUNNING),
-                    **{f":{name}": value for name, value in values.items()},
-                },
-            },
+            "Arguments": self.run_update(values),
             "Retry": [self.dynamodb_retry()],
             "Catch": [{"ErrorEquals": ["States.ALL"], "Next": next_state}],
             "Next": next_state,
         }
 
+    def success_values(self) -> dict[str, Json | str]:
+        return {
+            "status": _s(RunStatus.SUCCEEDED),
+            "ended_at": _sx("$now()"),
+            "exit_code": {"N": "0"},
+            "attempts": _nx("$attempts"),
+            "task_arn": _sx("$string($task_arn)"),
+        }
+
+    def failure_values(self) -> dict[str, Json | str]:
+        return {
+            "status": _sx("$status"),
+            "ended_at": _sx("$now()"),
+            "exit_code": _expr(
+                "$type($detail.exit_code) = 'number' "
+                "? {'N': $string($detail.exit_code)} : {'NULL': true}"
+            ),
+            "attempts": _nx("$attempts"),
+            "error": _sx("$string($failure.Error)"),
+            "cause": _sx(f"$substring($string($failure.Cause), 0, {CAUSE_LIMIT})"),
+            "stopped_reason": _sx("$detail.stopped_reason"),
+            "task_arn": _sx("$detail.task_arn"),
+        }
+
     def record_success(self) -> Json:
-        return self.update_run(
-            {
-                "status": _s(RunStatus.SUCCEEDED),
-                "ended_at": _sx("$now()"),
-                "exit_code": {"N": "0"},
-                "attempts": _nx("$attempts"),
-                "task_arn": _sx("$string($task_arn)"),
-            },
-            "Release",
-        )
+        return self.update_run(self.success_values(), "Release")
 
     def record_failure(self) -> Json:
-        return self.update_run(
-            {
-                "status": _sx("$status"),
-                "ended_at": _sx("$now()"),
-                "exit_code": _expr(
-                    "$type($detail.exit_code) = 'number' "
-                    "? {'N': $string($detail.exit_code)} : {'NULL': true}"
-                ),
-                "attempts": _nx("$attempts"),
-                "error": _sx("$string($failure.Error)"),
-                "cause": _sx(f"$substring($string($failure.Cause), 0, {CAUSE_LIMIT})"),
-                "stopped_reason": _sx("$detail.stopped_reason"),
-                "task_arn": _sx("$detail.task_arn"),
-            },
-            "ReleaseFailed",
-        )
+        return self.update_run(self.failure_values(), "ReleaseFailed")
 
-    def release(self, status: str, next_state: str) -> Json:
-        """Record the job's last outcome on META and free the lock; returns the previous one."""
+    def meta_outcome(self, status: str, *, lock: bool, recovery: bool) -> Json:
+        """The META update recording the job's last outcome; with `lock`, freeing the lock.
+
+        `status` is a JSONata expression. With `recovery`, the update also requires that
+        the last outcome was not a failure: refused, the run is news (a recovery).
+        """
         update = "SET last_status = :status, last_run = :run, last_ended_at = :ended"
-        if self.locking:
+        values: Json = {
+            ":status": _sx(status),
+            ":run": _sx("$run_id"),
+            ":ended": _sx("$now()"),
+        }
+        conditions = []
+        if lock:
             update += " REMOVE lock_holder, lock_until"
+            conditions.append("lock_holder = :me")
+            values[":me"] = _sx("$execution")
+        if recovery:
+            failed = [f":failed{i}" for i in range(len(FAILED_STATUSES))]
+            conditions.append(
+                f"(attribute_not_exists(last_status) OR NOT (last_status IN ({', '.join(failed)})))"
+            )
+            values.update({name: _s(s) for name, s in zip(failed, FAILED_STATUSES, strict=True)})
         arguments: Json = {
             "TableName": self.table,
             "Key": self.key(_s(META)),
             "UpdateExpression": update,
-            "ExpressionAttributeValues": {
-                ":status": _sx(status) if status.startswith("$") else _s(status),
-                ":run": _sx("$run_id"),
-                ":ended": _sx("$now()"),
-            },
-            "ReturnValues": "UPDATED_OLD",
+            "ExpressionAttributeValues": values,
         }
-        if self.locking:
-            arguments["ConditionExpression"] = "lock_holder = :me"
-            arguments["ExpressionAttributeValues"][":me"] = _sx("$execution")
+        if conditions:
+            arguments["ConditionExpression"] = " AND ".join(conditions)
+        return arguments
+
+    def finish(self) -> Json:
+        """Record the success and release the lock in one transaction; the run's last state.
+
+        With recovery alerts, the transaction also requires that the job's last outcome was
+        not a failure, so the recovery check costs nothing when there is no news. Refused
+        (a recovery, a lock lost to an expired lease, a record already ended), the run
+        takes the step-by-step path, which writes what it may and announces a recovery.
+        """
+        recovery = "recovery" in self.job.alerts.events
+        items = [
+            {"Update": self.run_update(self.success_values())},
+            {
+                "Update": self.overridden(
+                    self.meta_outcome(
+                        f"'{RunStatus.SUCCEEDED}'", lock=self.locking, recovery=recovery
+                    ),
+                    self.meta_outcome(f"'{RunStatus.SUCCEEDED}'", lock=False, recovery=recovery),
+                )
+            },
+        ]
         return {
             "Type": "Task",
+            "Comment": "record the success and release the lock, in one transaction",
+            "Resource": "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems",
+            "Arguments": {"TransactItems": items},
+            "Retry": [self.dynamodb_retry()],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "RecordSuccess"}],
+            "End": True,
+        }
+
+    def finish_failed(self, next_state: str) -> Json:
+        """Record the failure and release the lock in one transaction, then alert."""
+        items = [
+            {"Update": self.run_update(self.failure_values())},
+            {
+                "Update": self.overridden(
+                    self.meta_outcome("$status", lock=self.locking, recovery=False),
+                    self.meta_outcome("$status", lock=False, recovery=False),
+                )
+            },
+        ]
+        return {
+            "Type": "Task",
+            "Comment": "record the failure and release the lock, in one transaction",
+            "Resource": "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems",
+            "Arguments": {"TransactItems": items},
+            "Retry": [self.dynamodb_retry()],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "RecordFailure"}],
+            "Next": next_state,
+        }
+
+    def release(self, status: str, next_state: str | None) -> Json:
+        """Record the job's last outcome on META and free the lock; returns the previous one.
+
+        The fallback of the finishing transactions; `next_state` None ends the run here.
+        """
+        expression = status if status.startswith("$") else f"'{status}'"
+        arguments = self.meta_outcome(expression, lock=self.locking, recovery=False)
+        arguments["ReturnValues"] = "UPDATED_OLD"
+        unlocked = self.meta_outcome(expression, lock=False, recovery=False)
+        unlocked["ReturnValues"] = "UPDATED_OLD"
+        state: Json = {
+            "Type": "Task",
             "Resource": "arn:aws:states:::dynamodb:updateItem",
-            "Arguments": arguments,
+            # A run with the concurrency override holds no lock: it frees none.
+            "Arguments": self.overridden(arguments, unlocked),
             "Assign": {
                 "previous_status": _expr(
                     "$exists($states.result.Attributes.last_status.S) "
@@ -845,11 +1124,15 @@ class _Builder:
                 {
                     "ErrorEquals": ["States.ALL"],
                     "Assign": {"previous_status": ""},
-                    "Next": next_state,
+                    "Next": next_state or "Succeeded",
                 }
             ],
-            "Next": next_state,
         }
+        if next_state is None:
+            state["End"] = True
+        else:
+            state["Next"] = next_state
+        return state
 
     def recovered(self) -> Json:
         return {
@@ -867,7 +1150,7 @@ class _Builder:
             "Default": "Succeeded",
         }
 
-    def publish(self, event: str, next_state: str) -> Json:
+    def publish(self, event: str, next_state: str | None) -> Json:
         """Publish the alert: an AWS Chatbot custom notification carrying `jobctl.alert/1`.
 
         The contract is the model in chalicelib/alerts/message.py (alert-schema.json is
@@ -963,8 +1246,8 @@ class _Builder:
                     "JitterStrategy": "FULL",
                 }
             ],
-            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": next_state}],
-            "Next": next_state,
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": next_state or "Succeeded"}],
+            **({"Next": next_state} if next_state else {"End": True}),
         }
 
     def _description(self, event: str) -> str:

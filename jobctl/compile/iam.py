@@ -88,13 +88,19 @@ def execution_policy(job: ResolvedJob) -> Policy:
                 "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [job_pk(job.name)]}
             },
         },
-        {
-            "Sid": "PublishAlerts",
-            "Effect": "Allow",
-            "Action": "sns:Publish",
-            "Resource": arn("sns", names.alert_topic),
-        },
     ]
+    # Only a machine that publishes (a failure or recovery alert) may publish: a job with
+    # `alerts: {events: []}` gets no sns:Publish at all (least privilege, proven request
+    # by request in tests/oracles/test_iam_requests.py).
+    if set(job.alerts.events) & {"failure", "recovery"}:
+        statements.append(
+            {
+                "Sid": "PublishAlerts",
+                "Effect": "Allow",
+                "Action": "sns:Publish",
+                "Resource": arn("sns", names.alert_topic),
+            }
+        )
     if job.logging.level != "OFF":
         statements.append(
             {

@@ -19,7 +19,7 @@ from chalicelib.core.history import INDEXES, JOB_ENTITY, KEY, TTL
 from chalicelib.core.names import job_names, prefix, resource_tags, shared_names
 from jobctl.compile.compiler import CompiledJob, compile_job
 from jobctl.compile.iam import TASK_EXECUTION_ROLE, TASK_ROLE, trigger_policy, trigger_trust_policy
-from jobctl.deploy.resources import Resource, ResourceKind
+from jobctl.deploy.resources import SPEC_HASH_TAG, Resource, ResourceKind, spec_hash
 from jobctl.registry.loader import Registry
 from jobctl.registry.models import ResolvedJob
 
@@ -199,6 +199,9 @@ def _trigger(compiled: CompiledJob, values: dict[str, str]) -> Resource:
         return Resource(ResourceKind.SCHEDULE, trigger["Name"], spec, {}, job=job.name)
     spec = {key: trigger[key] for key in ("ScheduleExpression", "State", "Description", "Targets")}
     tags = {tag["Key"]: tag["Value"] for tag in trigger["Tags"]}
+    # ListRules shows a rule's schedule, state and description but not its targets: the
+    # hash tag is what lets a cheap plan believe the targets are still what apply wrote.
+    tags[SPEC_HASH_TAG] = spec_hash(spec)
     return Resource(ResourceKind.RULE, trigger["Name"], spec, tags, job=job.name)
 
 

@@ -39,6 +39,15 @@ FUNCTIONS: dict[str, dict[str, list[str]]] = {
     "api_handler": {
         "table": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
         "start": ["states:StartExecution"],
+        # A run's attempts and its stop (GET /runs/{id}/logs, POST /runs/{id}/stop). No
+        # ecs:StopTask: StopExecution stops a .sync task itself; and no logs:GetLogEvents,
+        # since the jobs' log groups are named by their task definitions, not by jobctl
+        # (README "Operator API": grant it on those groups to serve /logs).
+        "executions": [
+            "states:DescribeExecution",
+            "states:GetExecutionHistory",
+            "states:StopExecution",
+        ],
         "secrets": ["secretsmanager:GetSecretValue", "ssm:GetParameter"],
     },
     # Run records: create if missing, finish monotonically, free the lock.
@@ -81,6 +90,7 @@ def function_policy(
         "table": [table, f"{table}/index/*"],
         "start": [f"arn:aws:states:{where}:stateMachine:{base}-*"],
         "describe": [f"arn:aws:states:{where}:execution:{base}-*:*"],
+        "executions": [f"arn:aws:states:{where}:execution:{base}-*:*"],
         "publish": [f"arn:aws:sns:{where}:{names.alert_topic}"],
         "secrets": [
             f"arn:aws:secretsmanager:{where}:secret:jobctl/{base}/*",

@@ -9,6 +9,14 @@ before anything is applied, so gateways only ever execute. A job that left jobs.
 deleted only with prune.
 Invariants: planning never mutates; actions are ordered so dependencies are created first
 and deleted last; an unchanged registry plans to no actions.
+
+Reads are cheap unless `refresh`: each kind is first glanced at with batch and list calls
+(`Gateway.glance`), and a glanced resource is taken as unchanged only when it agrees exactly
+with the desired one: every spec key the glance saw is equal, the tags are equal, and a spec
+key it could not see is covered by the `jobctl:spec-hash` tag (equal tags, equal hash: the
+spec apply last wrote is the desired one). Anything else (missing, different, no or a stale
+hash, a glance that lags) is read in full, so every action is planned from a full read.
+What a glance cannot see is what only `refresh` finds (a rule's targets changed by hand).
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from chalicelib.aws.clients import AwsContext
 from chalicelib.core.errors import JobctlError
 from chalicelib.core.names import JOB_ROLE_SUFFIX, job_names, prefix, shared_names
 from jobctl.deploy.gateways import Gateways
-from jobctl.deploy.resources import LEVELS, Resource, ResourceKind, owned_by
+from jobctl.deploy.resources import LEVELS, SPEC_HASH_TAG, Resource, ResourceKind, owned_by
 
 Verb = Literal["create", "update", "delete"]
 
@@ -79,6 +87,7 @@ def compute_plan(
     *,
     prune: bool = False,
     destroy: bool = False,
+    refresh: bool = False,
     workers: int = 8,
 ) -> Plan:
     plan = Plan(project, env, context)
@@ -94,10 +103,11 @@ def compute_plan(
     }
     inside_refused = {r.key for r in wanted if _CONTAINER.get(r.kind) in refused}
     rest = [r for r in wanted if r.kind not in _CONTAINER.values() and r.key not in inside_refused]
-    deployed |= _read_all(gateways, [r.key for r in rest], workers)
+    unchanged = set() if refresh else _glance(gateways, rest, workers)
+    deployed |= _read_all(gateways, [r.key for r in rest if r.key not in unchanged], workers)
     for resource in wanted:
-        if resource.key in inside_refused:
-            continue  # its container's conflict stops the plan below
+        if resource.key in inside_refused or resource.key in unchanged:
+            continue  # a refused container stops the plan below; unchanged needs nothing
         current = deployed.get(resource.key)
         if current is None:
             plan.actions.append(Action("create", resource))
@@ -140,6 +150,33 @@ def _read_all(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         found = pool.map(lambda key: gateways[key[0]].read(key[1]), keys)
         return {key: resource for key, resource in zip(keys, found, strict=True) if resource}
+
+
+def _glance(
+    gateways: Gateways, desired: list[Resource], workers: int
+) -> set[tuple[ResourceKind, str]]:
+    """Keys of the desired resources a glance shows exactly as desired (nothing to do)."""
+    by_kind: dict[ResourceKind, list[Resource]] = {}
+    for resource in desired:
+        by_kind.setdefault(resource.kind, []).append(resource)
+    unchanged = set()
+    for kind, resources in by_kind.items():
+        glanced = gateways[kind].glance([r.name for r in resources], workers)
+        for resource in resources:
+            seen = glanced.get(resource.name)
+            if seen is not None and agrees(seen, resource):
+                unchanged.add(resource.key)
+    return unchanged
+
+
+def agrees(glanced: Resource, desired: Resource) -> bool:
+    """Whether a glanced resource is the desired one (see the module docstring)."""
+    unseen = set(desired.spec) - set(glanced.spec)
+    if unseen and SPEC_HASH_TAG not in desired.tags:
+        return False
+    if set(glanced.spec) - set(desired.spec) or glanced.tags != desired.tags:
+        return False
+    return all(glanced.spec[key] == desired.spec[key] for key in glanced.spec)
 
 
 # Untaggable resources are ours when their container is: a schedule lives in our schedule

@@ -11,6 +11,8 @@ order in which resources are created (dependencies first) and deleted (dependent
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -64,6 +66,18 @@ class Resource:
     @property
     def label(self) -> str:
         return f"{self.kind} {self.name}"
+
+
+# The tag holding `spec_hash` of the spec apply last wrote, on kinds whose spec a cheap
+# (batched) read cannot see in full: plan believes the unseen part when the tag matches the
+# desired spec's hash (see `jobctl.deploy.plan`). `jobctl:*` tags are reserved in jobs.yaml.
+SPEC_HASH_TAG = "jobctl:spec-hash"
+
+
+def spec_hash(spec: dict[str, Any]) -> str:
+    """A stable digest of a spec (JSON with sorted keys): equal specs, equal hashes."""
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def owned_by(tags: dict[str, str], project: str, env: str | None) -> bool:

@@ -8,7 +8,8 @@ executes that plan and nothing else, under the lock taken before it was planned.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 
@@ -21,6 +22,7 @@ from jobctl.deploy.desired import TaskDefinitionInfo, desired_resources
 from jobctl.deploy.gateways import Gateway, build_gateways
 from jobctl.deploy.lock import DeployLock, Revision
 from jobctl.deploy.plan import Action, Plan, compute_plan
+from jobctl.deploy.references import ReferenceResolver, Resolution
 from jobctl.deploy.resources import ResourceKind, owned_by
 from jobctl.registry.loader import Registry
 
@@ -30,11 +32,28 @@ class TaskDefinitionError(JobctlError):
 
 
 class DeployService:
-    def __init__(self, factory: ClientFactory, registry: Registry, env: str | None) -> None:
+    def __init__(
+        self,
+        factory: ClientFactory,
+        registry: Registry,
+        env: str | None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self.factory = factory
         self.registry = registry
         self.env = env
+        # Plans read every resource in full (`--refresh`) instead of glancing first.
+        self.refresh = False
         self._context: AwsContext | None = None
+        # jobs.yaml's references (`${env:...}` reads `environ`), resolved at plan time.
+        self.resolver = ReferenceResolver(
+            registry, env, factory, os.environ if environ is None else environ
+        )
+
+    @property
+    def references(self) -> list[Resolution]:
+        """What the last plan resolved each reference to, in file order."""
+        return self.resolver.all
 
     @property
     def context(self) -> AwsContext:
@@ -44,7 +63,8 @@ class DeployService:
         return self._context
 
     def _check_pin(self, context: AwsContext) -> None:
-        account, region = self.registry.pins.get(self.env or "", (None, None))
+        _, region = self.registry.pins.get(self.env or "", (None, None))
+        account = self.resolver.account()
         where = f"environment '{self.env}'"
         if account and account != context.account:
             raise AwsSetupError(
@@ -92,20 +112,24 @@ class DeployService:
 
         return lookup
 
-    def plan(self, *, prune: bool = False, destroy: bool = False) -> Plan:
+    def plan(
+        self, *, prune: bool = False, destroy: bool = False, refresh: bool | None = None
+    ) -> Plan:
+        context = self.context  # the account pin is checked before any lookup
         desired = (
             []
             if destroy
-            else desired_resources(self.registry, self.env, self.context, self.task_info())
+            else desired_resources(self.resolver.resolve(), self.env, context, self.task_info())
         )
         return compute_plan(
             desired,
             self.gateways(),
             self.registry.project,
             self.env,
-            self.context,
+            context,
             prune=prune,
             destroy=destroy,
+            refresh=self.refresh if refresh is None else refresh,
         )
 
     @contextmanager

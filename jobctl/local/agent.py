@@ -71,6 +71,19 @@ class Launch:
     environment: dict[str, str]
     log_group: str | None
     log_stream: str | None
+    secret_values: tuple[str, ...] = ()  # resolved `secrets`: never echoed on the console
+
+
+def echoed(line: str, secret_values: tuple[str, ...]) -> str:
+    """A task's output line as the console shows it: its resolved secrets' values and
+    anything shaped like a credential redacted (CloudWatch Logs keep the line as printed,
+    as on AWS). Values under 4 characters are not looked for: they would hide too much."""
+    from chalicelib.alerts.redact import REDACTED, redact
+
+    for value in sorted(secret_values, key=len, reverse=True):
+        if len(value) >= 4:
+            line = line.replace(value, REDACTED)
+    return redact(line)
 
 
 def base_environment(aws: dict[str, str]) -> dict[str, str]:
@@ -189,7 +202,10 @@ class LocalAgent:
             self._processes[task.task_arn] = process
         self.say(f"agent: {label}: started {_shell_words(launch.argv)} (pid {process.pid})")
         reader = threading.Thread(
-            target=self._read, args=(process, logs, label), name=f"jobctl-logs-{label}", daemon=True
+            target=self._read,
+            args=(process, logs, label, launch.secret_values),
+            name=f"jobctl-logs-{label}",
+            daemon=True,
         )
         reader.start()
         stopped_outside = False
@@ -228,13 +244,19 @@ class LocalAgent:
             _signal_group(process, signal.SIGKILL)
             process.wait(timeout=5)
 
-    def _read(self, process: subprocess.Popen[bytes], logs: _LogShipper, label: str) -> None:
+    def _read(
+        self,
+        process: subprocess.Popen[bytes],
+        logs: _LogShipper,
+        label: str,
+        secret_values: tuple[str, ...] = (),
+    ) -> None:
         assert process.stdout is not None
         for raw in iter(process.stdout.readline, b""):
             line = raw.decode("utf-8", errors="replace").rstrip("\r\n")[:MAX_LINE]
             logs.add(line)
             if self.echo:
-                self.say(f"  {label} | {line}")
+                self.say(f"  {label} | {echoed(line, secret_values)}")
         process.stdout.close()
 
     # --- what to run ------------------------------------------------------------------
@@ -259,9 +281,10 @@ class LocalAgent:
         environment = dict(self.base_env)
         environment.update({e["name"]: e["value"] for e in container.get("environment", [])})
         environment.update(task.environment(name))
-        environment.update(self._secrets(container.get("secrets", [])))
+        secrets = self._secrets(container.get("secrets", []))
+        environment.update(secrets)
         group, stream = _log_target(container, task.task_arn)
-        return Launch(name, argv, environment, group, stream)
+        return Launch(name, argv, environment, group, stream, tuple(secrets.values()))
 
     def _definition(self, task: StartedTask) -> dict[str, Any]:
         ecs = self.factory.client("ecs")

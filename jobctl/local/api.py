@@ -16,6 +16,9 @@ The app's configuration is what every stage shares (the top-level `environment_v
 of .chalice/config.json; a stage's own values describe a real deployment: its table, its
 Slack secrets), then `JOBCTL_*` values for the local deployment; they are set in this
 process's environment before app.py is imported (it reads them at first use).
+The operator console (`jobctl.console`) is served at the same address: `/` and
+`/console/...` go to it, with its own guard (same-origin form posts with a CSRF token),
+every other path to the API.
 Invariant: `stop()` shuts the server down and closes its socket.
 """
 
@@ -28,10 +31,14 @@ import os
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobctl.console.app import ConsoleApp
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 APP_FILE = ROOT / "app.py"
@@ -84,10 +91,18 @@ def load_app(path: Path = APP_FILE) -> Any:
 
 
 class LocalApi:
-    def __init__(self, *, host: str, port: int, identity: dict[str, str]) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        identity: dict[str, str],
+        console: Callable[[], ConsoleApp] | None = None,
+    ) -> None:
         self.host = host
         self.requested_port = port
         self.identity = identity
+        self.console_factory = console
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -117,6 +132,8 @@ class LocalApi:
         app = load_app()
         identity = dict(self.identity)
         hosts = {f"{self.host}", "localhost"}
+        console = self.console_factory() if self.console_factory else None
+        local_api = self
 
         class Gateway(LocalGateway):
             def _generate_lambda_event(self, *args: Any, **kwargs: Any) -> Any:
@@ -134,6 +151,11 @@ class LocalApi:
                 BaseHTTPRequestHandler.__init__(self, request, client_address, server)
 
             def _generic_handle(self) -> None:
+                if console is not None and _is_console_path(self.path):
+                    from jobctl.console.server import respond
+
+                    respond(self, console, local_api.port)
+                    return
                 refusal = _refusal(dict(self.headers), hosts)
                 if refusal is not None:
                     body = json.dumps({"message": refusal}).encode()
@@ -181,6 +203,11 @@ def _bind(handler: type[Any], app: Any, config: Any) -> Any:
         return handler(request, client_address, server, app_object=app, config=config)
 
     return make
+
+
+def _is_console_path(path: str) -> bool:
+    route = path.split("?", 1)[0]
+    return route == "/" or route == "/console" or route.startswith("/console/")
 
 
 def _refusal(headers: dict[str, str], hosts: set[str]) -> str | None:

@@ -6,8 +6,11 @@ AWS Chatbot custom notification: `content.title`, `content.description`,
 `SlackWebhook` hands it to the production Slack notifier (`chalicelib.alerts`: parse, storm
 guard, Block Kit, retrying poster), with every route going to that one URL and the storm
 state in memory, so Slack sees locally exactly what it would see from AWS.
+The console shows what the Slack message says: for a failure, what happened in plain words
+and the task's last lines (read, bounded and redacted by the notifier's own code,
+`chalicelib.alerts.notifier.facts_of`), or why they are missing.
 Invariants: delivery never raises (a failure is reported as one line); the webhook URL is
-never printed (it is a credential).
+never printed (it is a credential); neither is a secret from the task's output.
 """
 
 from __future__ import annotations
@@ -24,8 +27,14 @@ def alert_context(alert: dict[str, Any]) -> dict[str, Any]:
     return context if isinstance(context, dict) else {}
 
 
-def render_alert(alert: dict[str, Any]) -> list[str]:
-    """The console lines for one alert: a marker line with the title, then details."""
+def render_alert(
+    alert: dict[str, Any],
+    meta: Callable[[str], dict[str, Any]] | None = None,
+    logs: Callable[[], Any] | None = None,
+) -> list[str]:
+    """The console lines for one alert: a marker line with the title, then details; for a
+    failure, with `meta` and `logs`, what happened and the task's last lines as Slack has
+    them."""
     content = alert.get("content") or {}
     context = alert_context(alert)
     lines = [f"ALERT {content.get('title') or '(untitled)'}"]
@@ -35,12 +44,42 @@ def render_alert(alert: dict[str, Any]) -> list[str]:
     shown = [f"{key}={context[key]}" for key in keys if context.get(key) not in (None, "")]
     if shown:
         lines.append("      " + " ".join(shown))
+    if context.get("event") == "failure":
+        lines.extend(f"      {line}" for line in _failure_details(alert, meta, logs))
+    return lines
+
+
+def _failure_details(
+    alert: dict[str, Any],
+    meta: Callable[[str], dict[str, Any]] | None,
+    logs: Callable[[], Any] | None,
+) -> list[str]:
+    from chalicelib.alerts.blocks import tail_lines, what_happened
+    from chalicelib.alerts.message import MalformedAlert, RunContext, parse_alert
+    from chalicelib.alerts.notifier import facts_of
+
+    try:
+        parsed = parse_alert(json.dumps(alert))
+    except MalformedAlert:
+        return []  # the lines above show what there is
+    context = parsed.context
+    if not isinstance(context, RunContext):
+        return []
+    facts = facts_of(context, meta, logs)
+    lines = [f"what happened: {what_happened(context, facts.container)}"]
+    if facts.tail is not None:
+        head, *rest = tail_lines(facts.tail)
+        lines += [head, *(f"  | {line}" for line in rest)]
     return lines
 
 
 class SlackWebhook:
     def __init__(
-        self, url: str, say: Say, meta: Callable[[str], dict[str, Any]] | None = None
+        self,
+        url: str,
+        say: Say,
+        meta: Callable[[str], dict[str, Any]] | None = None,
+        logs: Callable[[], Any] | None = None,
     ) -> None:
         from chalicelib.alerts.config import DEFAULT_WINDOW
         from chalicelib.alerts.notifier import Notifier
@@ -55,6 +94,7 @@ class SlackWebhook:
             SingleWebhook(url),
             WebhookPoster(attempts=3, budget=15.0),
             meta=meta,
+            logs=logs,
         )
 
     def post(self, alert: dict[str, Any]) -> str:

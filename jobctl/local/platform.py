@@ -14,6 +14,9 @@ The process environment is the platform's: AWS_ENDPOINT_URL and a local region a
 credentials are set for this process (boto3, the API and moto's interpreter all read it),
 and nothing from the developer's AWS configuration can leak in (profiles, credential files
 and instance metadata are switched off), so a local run can never touch a real account.
+Those credentials are dummies owned by an IAM user named after the OS user (`identity`),
+and `exports()` is the shell line that gives them to other commands: the CLI on it records
+the same caller as the local API.
 Invariants: after `stop()` no thread this package started is alive except moto's own
 daemon interpreter threads, and no task process is left; `stop()` is idempotent and safe
 after a failed `start()`.
@@ -32,18 +35,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.aws.clients import ClientFactory
-from chalicelib.core.history import EXECUTION_ENDED, RunStatus
+from chalicelib.core.history import EXECUTION_ENDED, FAILED_STATUSES, RunStatus
 from chalicelib.core.names import prefix, shared_names
+from chalicelib.core.outcome import summarise
 from chalicelib.history.store import RunStore
 from jobctl.deploy.service import DeployService
 from jobctl.local import moto as moto_fixes
 from jobctl.local.agent import LocalAgent, base_environment
 from jobctl.local.api import LocalApi, caller_identity, local_user
+from jobctl.local.identity import local_credentials, register_local_user
 from jobctl.local.moto import ecs_double
 from jobctl.local.notify import SlackWebhook, render_alert
 from jobctl.local.poller import AlertPoller, HistoryPoller, RunChange, subscribe_queue
@@ -51,6 +56,9 @@ from jobctl.local.scheduler import Firer, Scheduler, Trigger, TriggerReader
 from jobctl.local.seed import LOCAL_ACCOUNT, seed_jobs
 from jobctl.local.server import moto_server
 from jobctl.registry.loader import Registry
+
+if TYPE_CHECKING:
+    from jobctl.console.app import ConsoleApp
 
 Say = Callable[[str], None]
 DEFAULT_REGION = "us-east-1"
@@ -143,8 +151,7 @@ class LocalPlatform:
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_REGION": target.region,
             "AWS_DEFAULT_REGION": target.region,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
+            **local_credentials(),
         }
         _isolate_environment(aws, moto_port=port, account=target.account)
         # The API binds its port first: a busy port fails in a second, not after the deploy.
@@ -163,6 +170,7 @@ class LocalPlatform:
         moto_fixes.set_time_speed(options.time_speed, timeouts=1.0)
         self._stack.callback(moto_fixes.set_time_speed, 1.0)
         factory = self.factory = ClientFactory(region=target.region)
+        self._register_user(factory)
 
         jobs = self.registry.jobs_for(target.env)
         created = seed_jobs(factory.client("ecs"), factory.client("ec2"), jobs, target.account)
@@ -197,7 +205,7 @@ class LocalPlatform:
             home=factory.context,
         )
         slack = (
-            SlackWebhook(options.slack_webhook, self.say, meta=store.meta)
+            SlackWebhook(options.slack_webhook, self.say, meta=store.meta, logs=self._logs)
             if options.slack_webhook
             else None
         )
@@ -220,10 +228,12 @@ class LocalPlatform:
 
     def _serve_api(self, topic: str, table: str) -> None:
         options = self.options
+        identity = caller_identity(local_user(), self.target.account)
         self.api = LocalApi(
             host=options.host,
             port=options.port,
-            identity=caller_identity(local_user(), self.target.account),
+            identity=identity,
+            console=lambda: _console(self.target, table, identity["userArn"], options.host),
         )
         try:
             self.api.start(
@@ -241,6 +251,26 @@ class LocalPlatform:
             ) from None
         except Exception as exc:  # app.py failing to import is a start failure, not a crash
             raise StartError(f"cannot load the API (app.py): {type(exc).__name__}: {exc}") from None
+
+    def _register_user(self, factory: ClientFactory) -> None:
+        # The CLI on the printed exports must record the caller the local API records.
+        try:
+            register_local_user(factory.client("iam"), self.target.account, local_user())
+        except Exception as exc:  # an odd OS user name: runs still work, under moto's name
+            self.say(f"the CLI will record moto's caller, not {local_user()}: {exc}")
+
+    def exports(self) -> str:
+        """The shell line that points the AWS CLI, boto3 and jobctl at this platform."""
+        values = {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": self.target.region,
+            "AWS_DEFAULT_REGION": self.target.region,
+            **local_credentials(),
+        }
+        # A profile or session token left in the shell would override or spoil the keys.
+        return "unset AWS_PROFILE AWS_SESSION_TOKEN; export " + " ".join(
+            f"{name}={value}" for name, value in values.items()
+        )
 
     def _deploy(self, factory: ClientFactory) -> None:
         service = DeployService(factory, self.registry, self.target.env)
@@ -313,13 +343,34 @@ class LocalPlatform:
     # --- callbacks --------------------------------------------------------------------
 
     def _on_change(self, change: RunChange) -> None:
-        self.say(describe_change(change))
+        self.say(describe_change(change, holder=self._holder_of(change)))
         with self._cond:
             self._changes[change.run_id] = change
             self._cond.notify_all()
 
+    def _logs(self) -> Any:
+        """The CloudWatch Logs client the alerts read a failed task's last lines with."""
+        assert self.factory is not None
+        return self.factory.client("logs")
+
+    def _holder_of(self, change: RunChange) -> str | None:
+        """The run holding the job's lock, for a run SKIPPED as `concurrent`.
+
+        The skip record does not name it; the job's META item does while the holder runs
+        (the skipped execution ends at once, so the holder still holds it when it is
+        reported). Best effort: None when it cannot be read."""
+        record = change.record or {}
+        if record.get("skip_reason") != "concurrent" or self.store is None:
+            return None
+        try:
+            holder = str(self.store.meta(change.job).get("lock_holder") or "")
+        except Exception:  # a console detail is not worth an error line
+            return None
+        return holder.rsplit(":", 1)[-1] or None
+
     def _on_alert(self, alert: dict[str, Any], slack: SlackWebhook | None) -> None:
-        for line in render_alert(alert):
+        meta = self.store.meta if self.store is not None else None
+        for line in render_alert(alert, meta=meta, logs=self._logs):
             self.say(line)
         if slack is not None:
             self.say(f"      ({slack.post(alert)})")
@@ -369,8 +420,13 @@ class LocalPlatform:
             time.sleep(0.05)
 
 
-def describe_change(change: RunChange) -> str:
-    """One console line per run status change."""
+def describe_change(change: RunChange, holder: str | None = None) -> str:
+    """One console line per run status change.
+
+    A SKIPPED run names why (`skip_reason`: duplicate, concurrent, late, paused; never the
+    operator's `reason`, which says why the run was asked for) and, when concurrent, the
+    run holding the lock (`holder`); an ABORTED run says what stopped it (its `cause`:
+    "replaced by <run>" for `concurrency: replace`, or who stopped it)."""
     record = change.record or {}
     status = record.get("status") or change.status
     if change.status == RunStatus.RUNNING:
@@ -378,16 +434,29 @@ def describe_change(change: RunChange) -> str:
         by = f" by {record['triggered_by']}" if record.get("triggered_by") else ""
         return f"run   {change.job} {change.run_id}: RUNNING ({trigger}{by})"
     details = []
-    if status == "SKIPPED" and record.get("reason"):
-        details.append(f"reason {record['reason']}")
+    if status == RunStatus.SKIPPED and record.get("skip_reason"):
+        held = f" by run {holder}" if holder and record["skip_reason"] == "concurrent" else ""
+        details.append(f"{record['skip_reason']}{held}")
+    if status == RunStatus.ABORTED and record.get("cause"):
+        details.append(_one_line(str(record["cause"])))
     if record.get("exit_code") is not None:
         details.append(f"exit code {record['exit_code']}")
     if record.get("attempts"):
         details.append(f"attempts {record['attempts']}")
     if record.get("stopped_reason") and status != "SUCCEEDED":
         details.append(str(record["stopped_reason"]))
+    elif status in FAILED_STATUSES and (record.get("error") or record.get("cause")):
+        # No task stop reason (RunTask refused, a timeout): Step Functions' error, in words.
+        words = summarise(record.get("error"), record.get("cause"))
+        if words:
+            details.append(_one_line(words))
     suffix = f" ({', '.join(details)})" if details else ""
     return f"run   {change.job} {change.run_id}: {status}{suffix}"
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _utc_now() -> datetime:
@@ -413,6 +482,17 @@ def _isolate_environment(aws: dict[str, str], *, moto_port: str, account: str) -
     )
     no_proxy = [p for p in os.environ.get("NO_PROXY", "").split(",") if p]
     os.environ["NO_PROXY"] = ",".join([*no_proxy, "127.0.0.1", "localhost"])
+
+
+def _console(target: Target, table: str, who: str, host: str) -> ConsoleApp:
+    """The operator console on the local deployment, acting as the local API's caller."""
+    from chalicelib.ops.service import OpsService
+    from jobctl.console.app import ConsoleApp
+    from jobctl.console.security import Guard
+
+    ops = OpsService.create(ClientFactory(region=target.region), table)
+    title = f"{target.project}" + (f" / {target.env}" if target.env else "") + " (local)"
+    return ConsoleApp(ops, guard=Guard(host=host), who=lambda: who, title=title)
 
 
 def _enable_execution(endpoint: str) -> None:

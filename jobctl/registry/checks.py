@@ -157,6 +157,18 @@ def _parameters(job: ResolvedJob) -> list[Problem]:
             problems.append(
                 Problem(((*field, "default"),), "a required parameter cannot have a default")
             )
+        elif parameter.required and job.enabled:
+            # A scheduled run is started by the trigger with no parameters: every one would
+            # fail the state machine's input check (`Job.InvalidInput`) before its task starts.
+            problems.append(
+                Problem(
+                    ((*field, "required"), ("enabled",)),
+                    f"parameter '{name}' is required and has no default, but the schedule starts "
+                    "runs without parameters: give it a default instead of required, or make "
+                    "the job manual-only with enabled: false",
+                    True,
+                )
+            )
         # RE2, as the API matches values: linear time, whole value, ASCII `\d`.
         if parameter.default is not None:
             if parameter.pattern and not patterns.fullmatch(parameter.pattern, parameter.default):

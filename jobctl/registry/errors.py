@@ -7,6 +7,7 @@ Invariant: messages never include pydantic's internal phrasing ("Value error, ..
 
 from __future__ import annotations
 
+import re
 import types
 from difflib import get_close_matches
 from typing import Any, Union, get_args, get_origin
@@ -29,6 +30,29 @@ _KEY_HINTS = {
     "args": "use 'command' (the full exec-form command as a list)",
     "secrets": "secrets belong in the task definition's 'secrets' (Secrets Manager / SSM), "
     "not in jobs.yaml",
+    # The rest of the README's "Moving from a Kubernetes CronJob" table.
+    "restartPolicy": "Kubernetes' restartPolicy is 'retry' here (e.g. retry: {retries: 2}): "
+    "a failed attempt starts a new task",
+    "resources": "Kubernetes' resources.requests/limits are 'cpu' and 'memory' here "
+    "(e.g. cpu: 512, memory: 1024; Fargate sizes are checked)",
+    "image": "the image belongs in the ECS task definition: register it there and name the "
+    "task definition with 'task_definition'",
+    "containers": "the container is named with 'container' and its image belongs in the task "
+    "definition ('task_definition'); its command is 'command'",
+    "successfulJobsHistoryLimit": "Kubernetes' successfulJobsHistoryLimit is "
+    "'history: {retention: 90d}' here (every run is kept for the retention)",
+    "failedJobsHistoryLimit": "Kubernetes' failedJobsHistoryLimit is "
+    "'history: {retention: 90d}' here (every run is kept for the retention)",
+    "envFrom": "secrets and config maps belong in the task definition ('secrets', "
+    "'environmentFiles'); plain values go in 'environment'",
+    "jobTemplate": "write the job's settings directly under its name (command, environment, "
+    "cpu, memory, retry, timeout), not under jobTemplate",
+    "spec": "write the job's settings directly under its name (schedule, timezone, "
+    "concurrency, ...), not under spec",
+    "metadata": "the job's name is its key under 'jobs:'; use 'description', 'owner' and "
+    "'tags' for the rest",
+    "apiVersion": "jobs.yaml is not a Kubernetes manifest: see `jobctl init` for its shape",
+    "kind": "jobs.yaml is not a Kubernetes manifest: see `jobctl init` for its shape",
 }
 
 
@@ -58,6 +82,22 @@ def _shortened(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text)} characters)"
 
 
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_./=+@%-][A-Za-z0-9_./=+@%:-]*")
+
+
+def _list_hint(value: Any) -> str:
+    """For a text where a list is expected: the list it probably means (`[bin/sync, --full]`)."""
+    if not isinstance(value, str) or not value.strip():
+        return ""
+    words = value.split()
+    # A shell construct has no list equivalent: say so instead of splitting it wrongly.
+    if any(char in value for char in "\"'|&;<>$`\\(){}*?"):
+        return ": write it as a list of arguments (exec form, no shell), or [sh, -c, '...']"
+    # Words YAML's flow lists would misread (`,`, `[`, `#`, `: `...) are shown quoted.
+    items = ", ".join(word if _PLAIN_WORD.fullmatch(word) else f"'{word}'" for word in words)
+    return f": write it as a list, e.g. [{items}]"
+
+
 def _message(error: Any) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
@@ -76,7 +116,7 @@ def _message(error: Any) -> str:
         f"{sum(char.isdigit() for char in str(value))} digits",
         "float_type": f"expected a number, found {describe_value(value)}",
         "float_parsing": f"expected a number, found {describe_value(value)}",
-        "list_type": f"expected a list, found {describe_value(value)}",
+        "list_type": f"expected a list, found {describe_value(value)}{_list_hint(value)}",
         "dict_type": f"expected a mapping, found {describe_value(value)}",
         "model_type": f"expected a mapping, found {describe_value(value)}",
         "model_attributes_type": f"expected a mapping, found {describe_value(value)}",

@@ -286,7 +286,7 @@ class _Validator:
         for layer, path in layers:
             if layer is not None:
                 self._apply(merged, origin, layer, path)
-        for field in ("environments", "account", "region"):
+        for field in ("environments", "account", "region", "tfstate"):
             merged.pop(field, None)
         merged.update(name=name, project=project, env=env, history_retention=self.retention)
 

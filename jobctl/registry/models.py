@@ -15,7 +15,7 @@ import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from chalicelib.core import patterns
@@ -23,6 +23,7 @@ from chalicelib.core.durations import format_duration, parse_duration
 from chalicelib.core.patterns import PatternError, compile_pattern
 from chalicelib.core.runtime import RetryTiming
 from chalicelib.ops.parameters import MAX_VALUE
+from jobctl.registry import references
 from jobctl.registry.schedule import Schedule, ScheduleError, parse_schedule
 
 
@@ -179,6 +180,29 @@ def _regex(value: str) -> str:
     return value
 
 
+def _referable(setting: str, literal: Any = None) -> AfterValidator:
+    """A setting that may hold a reference (`jobctl.registry.references`): a reference is
+    checked for its syntax and kind and kept as written; any other value is a literal,
+    checked by `literal`."""
+
+    def check(value: str) -> str:
+        try:
+            if references.parse_reference(value) is not None:
+                return references.check_value(setting, value)
+        except references.ReferenceSyntaxError as exc:
+            raise fail(str(exc)) from None
+        return literal(value) if literal is not None else value
+
+    return AfterValidator(check)
+
+
+def _reference_list(value: object) -> object:
+    """`subnets: ${env:SUBNET_IDS}`: one reference for the whole list is a list of one."""
+    if isinstance(value, str) and references.looks_like_reference(value):
+        return [value]
+    return value
+
+
 def _task_definition(value: str) -> str:
     family = r"[A-Za-z0-9_-]{1,255}(:[1-9][0-9]*)?"
     arn = r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/" + family
@@ -187,12 +211,33 @@ def _task_definition(value: str) -> str:
     return value
 
 
-Duration = Annotated[int, BeforeValidator(_duration)]
-Text = Annotated[str, BeforeValidator(_scalar_text)]
+# What each custom type accepts as written in YAML, for the JSON Schema of jobs.yaml
+# (jobctl/registry/schema.py): the validators above take more than the Python type says
+# (a duration is '10m' or seconds; a text field takes a number as written).
+_TEXT_SCHEMA = WithJsonSchema({"type": ["string", "number"]})
+_DURATION_SCHEMA = WithJsonSchema(
+    {
+        "anyOf": [
+            {"type": "integer", "minimum": 0},
+            {"type": "string", "pattern": r"^\s*(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?\s*$"},
+        ],
+        "description": "a duration: '90s', '10m', '1h30m', '2d', or seconds",
+    }
+)
+
+
+def _name_schema(pattern: str, description: str) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "pattern": f"^{pattern}$", "description": description})
+
+
+Duration = Annotated[int, BeforeValidator(_duration), _DURATION_SCHEMA]
+Text = Annotated[str, BeforeValidator(_scalar_text), _TEXT_SCHEMA]
 # What reaches the container: command arguments and environment values.
-ProcessText = Annotated[str, BeforeValidator(_scalar_text), AfterValidator(_no_control)]
+ProcessText = Annotated[
+    str, BeforeValidator(_scalar_text), AfterValidator(_no_control), _TEXT_SCHEMA
+]
 TagKey = Annotated[str, Field(min_length=1), _tag_text("key", 128)]
-TagValue = Annotated[str, BeforeValidator(_scalar_text), _tag_text("value", 256)]
+TagValue = Annotated[str, BeforeValidator(_scalar_text), _tag_text("value", 256), _TEXT_SCHEMA]
 # EventBridge rules and Scheduler schedules allow 512 characters in Description; the
 # trigger's is "jobctl: " + the job's description, so 500 keep it whole.
 MAX_DESCRIPTION = 500
@@ -201,6 +246,7 @@ ParameterValue = Annotated[
     BeforeValidator(_scalar_text),
     AfterValidator(_no_control),
     _at_most(MAX_VALUE, "the API accepts manual-run values of at most 1,024 characters"),
+    _TEXT_SCHEMA,
 ]
 Description = Annotated[
     str,
@@ -211,18 +257,33 @@ Description = Annotated[
     ),
 ]
 NonEmpty = Annotated[str, Field(min_length=1)]
+_JOB_NAME, _LOWER_NAME = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", r"[a-z]([a-z0-9-]*[a-z0-9])?"
+_ENV_VAR, _PARAM = r"[A-Za-z_][A-Za-z0-9_]*", r"[A-Z_][A-Z0-9_]*"
 JobName = Annotated[
-    str, _matching(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", "job name (lowercase letters, digits, '-')")
+    str,
+    _matching(_JOB_NAME, "job name (lowercase letters, digits, '-')"),
+    _name_schema(_JOB_NAME, "a job name: lowercase letters, digits, '-'"),
 ]
 EnvName = Annotated[
     str,
-    _matching(r"[a-z]([a-z0-9-]*[a-z0-9])?", "environment name (lowercase letters, digits, '-')"),
+    _matching(_LOWER_NAME, "environment name (lowercase letters, digits, '-')"),
+    _name_schema(_LOWER_NAME, "an environment name: lowercase letters, digits, '-'"),
 ]
 ProjectName = Annotated[
-    str, _matching(r"[a-z]([a-z0-9-]*[a-z0-9])?", "project name (lowercase letters, digits, '-')")
+    str,
+    _matching(_LOWER_NAME, "project name (lowercase letters, digits, '-')"),
+    _name_schema(_LOWER_NAME, "the project: prefix of every AWS name"),
 ]
-EnvVarName = Annotated[str, _matching(r"[A-Za-z_][A-Za-z0-9_]*", "environment variable name")]
-ParamName = Annotated[str, _matching(r"[A-Z_][A-Z0-9_]*", "parameter name (UPPER_SNAKE_CASE)")]
+EnvVarName = Annotated[
+    str,
+    _matching(_ENV_VAR, "environment variable name"),
+    _name_schema(_ENV_VAR, "an environment variable name"),
+]
+ParamName = Annotated[
+    str,
+    _matching(_PARAM, "parameter name (UPPER_SNAKE_CASE)"),
+    _name_schema(_PARAM, "a parameter name (UPPER_SNAKE_CASE)"),
+]
 # Both end up inside JSONata string literals in the state machine: keep them quote-free.
 ContainerName = Annotated[
     str, _matching(r"[A-Za-z0-9_-]{1,255}", "container name (letters, digits, '-', '_')")
@@ -230,9 +291,19 @@ ContainerName = Annotated[
 SlackRoute = Annotated[
     str, _matching(r"[A-Za-z0-9_#.-]{1,80}", "Slack route (a channel or webhook name)")
 ]
-ScheduleText = Annotated[Schedule, BeforeValidator(_schedule)]
+ScheduleText = Annotated[
+    Schedule,
+    BeforeValidator(_schedule),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "cron(min hour dom month dow year), rate(5 minutes), Unix cron "
+            "('0 3 * * *') or a macro ('@daily')",
+        }
+    ),
+]
 TimeZone = Annotated[str, AfterValidator(_timezone)]
-TaskDefinition = Annotated[str, AfterValidator(_task_definition)]
+TaskDefinition = Annotated[str, _referable("task_definition", _task_definition)]
 Concurrency = Literal["allow", "forbid", "replace"]
 LaunchType = Literal["FARGATE", "EC2", "EXTERNAL"]
 AlertEvent = Literal["failure", "recovery"]
@@ -245,8 +316,22 @@ class StrictModel(BaseModel):
 class NetworkSpec(StrictModel):
     """awsvpc networking; required for Fargate."""
 
-    subnets: Annotated[list[NonEmpty], Field(min_length=1, max_length=16)] | None = None
-    security_groups: Annotated[list[NonEmpty], Field(max_length=5)] | None = None
+    subnets: (
+        Annotated[
+            list[Annotated[NonEmpty, _referable("subnets")]],
+            BeforeValidator(_reference_list),
+            Field(min_length=1, max_length=16),
+        ]
+        | None
+    ) = None
+    security_groups: (
+        Annotated[
+            list[Annotated[NonEmpty, _referable("security_groups")]],
+            BeforeValidator(_reference_list),
+            Field(max_length=5),
+        ]
+        | None
+    ) = None
     assign_public_ip: bool | None = None
 
 
@@ -313,7 +398,7 @@ class ParameterSpec(StrictModel):
 class SettingsSpec(StrictModel):
     """Fields that may be set in defaults, an environment overlay, a job or its overlay."""
 
-    cluster: NonEmpty | None = None
+    cluster: Annotated[NonEmpty, _referable("cluster")] | None = None
     task_definition: TaskDefinition | None = None
     container: ContainerName | None = None
     launch_type: LaunchType | None = None
@@ -335,11 +420,28 @@ class SettingsSpec(StrictModel):
     tags: Annotated[dict[TagKey, TagValue], Field(max_length=40)] | None = None
 
 
+def _account(value: str) -> str:
+    if not re.fullmatch(r"\d{12}", value):
+        raise fail(f"'{value}' is not a valid AWS account id (12 digits)")
+    return value
+
+
+def _tfstate(value: str) -> str:
+    if value.startswith("s3://"):
+        bucket, _, key = value.removeprefix("s3://").partition("/")
+        if not bucket or not key:
+            raise fail(f"'{value}' is not an S3 location: write s3://BUCKET/KEY")
+    return value
+
+
 class EnvironmentSpec(SettingsSpec):
     """An overlay selected with --env; may pin the AWS account and region it deploys to."""
 
-    account: Annotated[str, _matching(r"\d{12}", "AWS account id (12 digits)")] | None = None
+    account: Annotated[str, _referable("account", _account)] | None = None
     region: Annotated[str, _matching(r"[a-z]{2}(-[a-z]+)+-\d", "AWS region")] | None = None
+    # The Terraform state `${tfstate:...}` references read: a path (relative to jobs.yaml)
+    # or s3://BUCKET/KEY.
+    tfstate: Annotated[NonEmpty, AfterValidator(_tfstate)] | None = None
 
 
 class JobOverlaySpec(SettingsSpec):

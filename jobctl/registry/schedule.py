@@ -46,6 +46,9 @@ _MACROS = {
 _UNIX_SEPARATOR = re.compile(r"[ \t]+")
 
 
+_ZONE_PREFIX = re.compile(r"(CRON_TZ|TZ)=(\S*)\s+")
+
+
 def parse_schedule(text: str) -> Schedule:
     """Validate ``text`` and return its canonical EventBridge schedule.
 
@@ -53,6 +56,15 @@ def parse_schedule(text: str) -> Schedule:
     ``ScheduleError`` with a message naming the field and the offset of the problem.
     """
     check_outer_whitespace(text)
+    zone = _ZONE_PREFIX.match(text)
+    if zone:
+        # Kubernetes (and cronie) read `CRON_TZ=Zone` in front of the expression; here the
+        # zone is its own key, which also makes the job a DST-aware Scheduler schedule.
+        raise ScheduleError(
+            f"'{zone.group(1)}=' is not part of a schedule here: write "
+            f"'timezone: {zone.group(2)}' beside 'schedule: \"{text[zone.end() :]}\"'",
+            0,
+        )
     if text.startswith("@"):
         return _parse_macro(text)
     if WRAPPED.match(text):

@@ -132,8 +132,11 @@ def load_document(text: str, file: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         line, col = _mark(mark) if mark else (1, 1)
         problem = exc.problem or exc.context or "malformed YAML"
+        explained = _explained(text, line, col, str(problem))
         raise RegistryError(
-            [Diagnostic(line, col, f"not valid YAML: {problem}", file=file)]
+            [Diagnostic(*explained[:2], f"not valid YAML: {explained[2]}", file=file)]
+            if explained
+            else [Diagnostic(line, col, f"not valid YAML: {problem}", file=file)]
         ) from None
     except ReaderError as exc:
         line, col = _offset(text, int(exc.position))
@@ -176,6 +179,90 @@ def load_document(text: str, file: str) -> Document:
     except _Refused as exc:
         raise RegistryError([Diagnostic(*_mark(exc.mark), exc.message, file=file)]) from None
     return Document(data, file, builder.values, builder.keys, builder.diagnostics)
+
+
+# What the parser says for the commonest slips in hand-written YAML (a tab, a level indented
+# by a different number of spaces, a value running on under a key): its own words name the
+# grammar, not the fix, so these get a message about the line as the user wrote it.
+_INDENTATION_PROBLEMS = (
+    "expected <block end>",
+    "did not find expected key",
+    "did not find expected '-' indicator",
+    "mapping values are not allowed here",
+)
+
+
+def _explained(text: str, line: int, column: int, problem: str) -> tuple[int, int, str] | None:
+    """(line, column, message) for a parser error with a known cause, else None."""
+    lines = text.splitlines()
+    if not 1 <= line <= len(lines):
+        return None
+    source = lines[line - 1]
+    indent = len(source) - len(source.lstrip(" "))
+    if "'\\t'" in problem or "\t" in problem:
+        tab = source.find("\t")
+        if tab < 0:
+            return None
+        if not source[:tab].strip(" "):
+            return (
+                line,
+                tab + 1,
+                "a tab indents this line: YAML indents with spaces only (jobs.yaml uses 2 per "
+                "level); replace the tab with spaces",
+            )
+        return (line, tab + 1, "a tab cannot start a value here: use spaces")
+    if not any(problem.startswith(known) for known in _INDENTATION_PROBLEMS):
+        return None
+    levels = _levels_above(lines, line)
+    # Deeper than the line above is nesting (or a continued value); shallower must return
+    # to a level that exists.
+    if levels and indent < levels[0][0] and indent not in {level for level, _ in levels}:
+        shown = ", ".join(f"{level} ('{key}')" for level, key in levels)
+        return (
+            line,
+            indent + 1,
+            f"this line is indented {indent} spaces, which matches no level above it "
+            f"({shown}): indent it like the key it belongs beside, by the same number of "
+            "spaces per level",
+        )
+    if problem.startswith("mapping values are not allowed here"):
+        # At the line's own first colon: its key was read as the rest of the value above.
+        if levels and indent > levels[0][0] and column - 1 == source.find(":"):
+            level, key = levels[0]
+            return (
+                line,
+                indent + 1,
+                f"this line is indented deeper than '{key}' above it, so YAML reads it as the "
+                f"rest of that value: indent it {level} spaces like '{key}'",
+            )
+        return (
+            line,
+            column,
+            "a value that contains ': ' must be quoted: \"...\" or '...'",
+        )
+    return None
+
+
+def _levels_above(lines: list[str], line: int) -> list[tuple[int, str]]:
+    """(indentation, key) of the lines that enclose `line`, innermost first."""
+    levels: list[tuple[int, str]] = []
+    limit = None
+    for source in reversed(lines[: line - 1]):
+        content = source.strip(" ")
+        if not content or content.startswith("#") or "\t" in source[: len(source) - len(content)]:
+            continue
+        indent = len(source) - len(content)
+        if limit is None or indent < limit:
+            key = content.removeprefix("- ").split(":", 1)[0].strip()
+            levels.append((indent, _shown_key(key)))
+            limit = indent
+            if indent == 0:
+                break
+    return levels
+
+
+def _shown_key(key: str) -> str:
+    return key if len(key) <= 30 else f"{key[:27]}..."
 
 
 def _offset(text: str, offset: int) -> Position:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -91,3 +92,66 @@ def test_a_paused_job_skips_its_scheduled_runs_until_resumed(
     later = {"trigger": "schedule", "scheduled_time": "2026-11-23T03:00:00Z"}
     assert platform.run("ok", "tick-2", later)["status"] == "SUCCEEDED"
     assert api.http.get("/runs/tick-2").json_body["status"] == "SUCCEEDED"
+
+
+def test_logs_of_every_attempt_page_by_page_and_stop_through_the_api(
+    platform: Platform, api: Client
+) -> None:
+    import boto3
+
+    from jobctl.local.moto import TaskExit
+
+    ecs_double.script("broken", 1, 2, TaskExit(3, "Essential container in task exited"))
+    failed = post(api, "/jobs/broken/runs", {"reason": "try"})
+    platform.executions.append(failed["execution_arn"])
+    assert platform.wait(failed["execution_arn"])["status"] == "FAILED"
+    logs = boto3.client("logs", region_name="us-east-1")
+    logs.create_log_group(logGroupName="/ecs/app-batch")
+    for number, task in enumerate(ecs_double.started, start=1):
+        stream = f"app-batch/app/{task.task_arn.rsplit('/', 1)[-1]}"
+        logs.create_log_stream(logGroupName="/ecs/app-batch", logStreamName=stream)
+        logs.put_log_events(
+            logGroupName="/ecs/app-batch",
+            logStreamName=stream,
+            logEvents=[
+                {"timestamp": 1795000000000 + i, "message": f"{number}.{i}"} for i in range(3)
+            ],
+        )
+    path = f"/runs/{failed['run_id']}/logs"
+    latest = api.http.get(path).json_body
+    assert (latest["attempt"], [a["exit_code"] for a in latest["attempts"]]) == (3, [1, 2, 3])
+    assert [line["message"] for line in latest["lines"]] == ["3.0", "3.1", "3.2"]
+    assert latest["next_token"] is None
+    assert all(a["task_arn"] for a in latest["attempts"])
+    seen: list[tuple[int, str]] = []
+    token = ""
+    for _ in range(20):
+        page = api.http.get(f"{path}?attempt=all&limit=2&next_token={token}").json_body
+        seen += [(line["attempt"], line["message"]) for line in page["lines"]]
+        token = page["next_token"]
+        if not token:
+            break
+    assert seen == [(n, f"{n}.{i}") for n in (1, 2, 3) for i in range(3)]
+    first = api.http.get(f"{path}?attempt=1").json_body
+    assert [line["message"] for line in first["lines"]] == ["1.0", "1.1", "1.2"]
+
+    held = post(api, "/jobs/slow/runs", {"reason": "long"})
+    platform.executions.append(held["execution_arn"])
+    ecs_double.wait_started(4)
+    stop = f"/runs/{held['run_id']}/stop"
+    for _ in range(200):  # until the claim step has written the run
+        if api.http.get(f"/runs/{held['run_id']}").json_body.get("recorded", False):
+            break
+        time.sleep(0.02)
+    response = api.http.post(
+        stop, headers={"Content-Type": "application/json"}, body=b'{"reason": "not today"}'
+    )
+    assert response.status_code == 200, response.json_body
+    assert response.json_body["aborted_by"] == "bob"
+    assert platform.wait(held["execution_arn"])["status"] == "ABORTED"
+    run = api.http.get(f"/runs/{held['run_id']}").json_body
+    assert (run["status"], run["abort_reason"]) == ("ABORTED", "not today")
+    again = api.http.post(
+        stop, headers={"Content-Type": "application/json"}, body=b'{"reason": "x"}'
+    )
+    assert again.status_code == 409

@@ -60,6 +60,18 @@ jobs:
   sleeper:
     schedule: cron(0 6 1 * ? *)
     command: [sh, -c, "echo sleeping; sleep 600 & sleep 600"]
+  spot:
+    schedule: cron(0 7 1 * ? *)
+    launch_type: null
+    capacity_provider_strategy:
+      - {capacity_provider: FARGATE_SPOT, weight: 3}
+      - {capacity_provider: FARGATE, weight: 1, base: 1}
+    command: [python, -c, "print('on spot')"]
+  on-ec2:
+    schedule: cron(0 8 1 * ? *)
+    launch_type: EC2
+    command: [python, -c, "print('never runs')"]
+    alerts: {events: []}
 """
 READY = re.compile(r"jobctl local: ready: api (\S+) aws (\S+)")
 TERMINAL = "SUCCEEDED|FAILED|TIMED_OUT|ABORTED|SKIPPED"
@@ -119,6 +131,7 @@ class Local:
     webhook: Webhook
     api: str = ""
     aws: str = ""
+    registry: Path = Path("jobs.yaml")
 
     @property
     def lines(self) -> list[str]:
@@ -206,7 +219,7 @@ def local(tmp_path_factory: pytest.TempPathFactory, webhook: Webhook) -> Iterato
         stderr=subprocess.STDOUT,
         text=True,
     )
-    handle = Local(process, Output(process.stdout), webhook)
+    handle = Local(process, Output(process.stdout), webhook, registry=registry)
     try:
         ready = handle.wait_line(READY.pattern, timeout=60)
         handle.api, handle.aws = ready.group(1), ready.group(2)
@@ -251,6 +264,18 @@ def test_a_failing_job_retries_fails_with_its_exit_code_and_alerts_once(local: L
     assert "broken" in json.dumps(post)
 
 
+def test_the_console_alert_says_what_happened_with_the_tasks_last_output(local: Local) -> None:
+    run_id, _ = _run_ended(local, "broken")
+    local.wait_line(rf"run_id={re.escape(run_id)} .*exit_code=3")
+    local.wait_line(r"^\S+       what happened: container app exited with code 3$")
+    local.wait_line(r"^\S+       last output \(1 line\):$")
+    local.wait_line(r"^\S+         \| about to fail$")
+    local.wait_line(r"\(posted to Slack \(failure\)\)")
+    (post,) = local.webhook.posts
+    texts = json.dumps(post)
+    assert "container app exited with code 3" in texts and "about to fail" in texts
+
+
 def test_a_manual_run_through_the_api_sees_its_parameters(local: Local) -> None:
     started = local.call(
         "POST", "/jobs/report/runs", {"parameters": {"DAY": "2026-03-04"}, "reason": "e2e"}
@@ -264,6 +289,63 @@ def test_a_manual_run_through_the_api_sees_its_parameters(local: Local) -> None:
     assert run["triggered_by"].startswith("arn:aws:iam::") and run["exit_code"] == 0
     # The container saw the parameter, and the default of the one not given.
     assert local.logs(run["task_arn"]) == ["DAY=2026-03-04 MODE=incremental"]
+
+
+def test_the_printed_exports_let_the_cli_work_against_the_platform_as_the_same_caller(
+    local: Local, tmp_path: Path
+) -> None:
+    exports = local.wait_line(r"^\S+ aws   (.*)$").group(1)
+    # A machine with no AWS account: nothing AWS in the environment, no ~/.aws.
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AWS_", "JOBCTL_"))
+        and key.lower() not in ("http_proxy", "https_proxy")
+    }
+    env["HOME"] = str(tmp_path)
+    jobctl = f"{sys.executable} -m jobctl.cli.main"
+    where = f"-f {local.registry}"
+
+    def cli(command: str) -> str:
+        done = subprocess.run(
+            ["sh", "-c", f"{exports}; {jobctl} {command} {where}"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, f"{command}: {done.returncode}\n{done.stdout}{done.stderr}"
+        assert "Traceback" not in done.stderr
+        return done.stdout
+
+    started = json.loads(cli("run report --param DAY=2026-05-06 --reason from-the-cli --json"))
+    run_id = started["run_id"]
+    local.wait_line(rf"run   report {re.escape(run_id)}: SUCCEEDED")
+    assert any(job["name"] == "report" for job in json.loads(cli("jobs --json"))["jobs"])
+    assert run_id in cli("runs report")
+    assert json.loads(cli(f"show {run_id} --json"))["status"] == "SUCCEEDED"
+    assert "DAY=2026-05-06 MODE=incremental" in cli(f"logs {run_id}")
+    # The CLI and the local API record the same person.
+    by_api = local.call("POST", "/jobs/hello/runs", {"reason": "from the API"})["triggered_by"]
+    by_cli = local.call("GET", f"/runs/{run_id}")["triggered_by"]
+    assert by_cli == by_api and by_cli.startswith("arn:aws:iam::") and "moto" not in by_cli
+
+
+def test_a_fargate_spot_job_runs_locally(local: Local) -> None:
+    run_id = local.call("POST", "/jobs/spot/runs", {"reason": "spot"})["run_id"]
+    ended = local.wait_line(rf"run   spot {re.escape(run_id)}: ({TERMINAL})")
+    assert ended.group(1) == "SUCCEEDED"
+    run = local.call("GET", f"/runs/{run_id}")
+    assert local.logs(run["task_arn"]) == ["on spot"]
+
+
+def test_an_ec2_job_fails_at_once_with_ecs_reason_and_no_traceback(local: Local) -> None:
+    run_id = local.call("POST", "/jobs/on-ec2/runs", {"reason": "ec2"})["run_id"]
+    ended = local.wait_line(rf"run   on-ec2 {re.escape(run_id)}: ({TERMINAL}).*", timeout=30)
+    assert ended.group(1) == "FAILED"
+    assert "No Container Instances were found in your cluster" in ended.group(0)
+    assert not any("Traceback" in line for line in local.lines), "\n".join(local.lines)
 
 
 def test_the_local_api_refuses_cross_site_requests(local: Local) -> None:

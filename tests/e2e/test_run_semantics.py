@@ -11,6 +11,23 @@ from jobctl.local.moto.ecs_double import API_ERRORS
 
 from .conftest import Platform
 
+# Billed state transitions per run kind (Step Functions Standard bills each state entered and
+# each retry): the protocol's cost, counted from execution histories, never timed.
+SUCCESS = 4  # Start > Claim > RunTask > Finish, with or without a starting deadline
+FAILURE_WITH_ALERT = 6  # Start > Claim > RunTask > FinishFailed > Alert > Failed, + retries
+SKIPPED_BY_CLAIM = 5  # Start > Claim > Diagnose > Blocked? > RecordSkip
+LATE = 2  # Start > RecordSkip
+RECOVERY = 8  # the success path, refused at Finish: RecordSuccess > Release > ... > Notify
+
+
+def transitions(platform: Platform, arn: str) -> int:
+    """States entered plus retry attempts (AWS bills each retry as a transition)."""
+    events = platform.events(arn)
+    entered = sum(1 for e in events if e["type"].endswith("StateEntered"))
+    tasks = sum(1 for e in events if e["type"] == "TaskStateEntered")
+    scheduled = sum(1 for e in events if e["type"] == "TaskScheduled")
+    return entered + scheduled - tasks
+
 
 def test_success(platform: Platform) -> None:
     ecs_double.script("ok", 0)
@@ -21,11 +38,26 @@ def test_success(platform: Platform) -> None:
     assert record["task_arn"].startswith("arn:aws:ecs:")
     assert ecs_double.started[0].command() == ["bin/ok"]
     assert platform.alerts() == []
+    assert transitions(platform, ended["executionArn"]) <= SUCCESS
+
+
+def test_success_with_a_starting_deadline_costs_the_same(platform: Platform) -> None:
+    ecs_double.script("deadline", 0)
+    payload = {
+        "trigger": "schedule",
+        "scheduled_time": time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime()),
+    }
+    ended = platform.run("deadline", "on-time", payload)
+    assert ended["status"] == "SUCCEEDED"
+    assert platform.record("deadline", "on-time")["status"] == "SUCCEEDED"
+    assert transitions(platform, ended["executionArn"]) <= SUCCESS
 
 
 def test_exit_1_then_success_on_retry(platform: Platform) -> None:
     ecs_double.script("flaky", 1, 0)
-    assert platform.run("flaky", "flaky-1")["status"] == "SUCCEEDED"
+    ended = platform.run("flaky", "flaky-1")
+    assert ended["status"] == "SUCCEEDED"
+    assert transitions(platform, ended["executionArn"]) <= SUCCESS + 1
     record = platform.record("flaky", "flaky-1")
     assert (record["status"], record["attempts"]) == ("SUCCEEDED", 2)
     assert len(ecs_double.started) == 2
@@ -48,17 +80,20 @@ def test_failing_every_time_alerts_once_with_exit_code(platform: Platform) -> No
     assert context["attempts"] == "3" and context["run_id"] == "broken-1"
     assert "exit code 3" in alert["content"]["description"]
     assert platform.meta("broken")["last_status"] == "FAILED"
+    assert transitions(platform, ended["executionArn"]) <= FAILURE_WITH_ALERT + 2
 
 
 def test_recovery_after_failure_sends_one_recovery_message(platform: Platform) -> None:
     ecs_double.script("broken", 1, 1, 1, 0)
     platform.run("broken", "broken-1")
-    platform.run("broken", "broken-2")
+    recovered = platform.run("broken", "broken-2")
+    assert transitions(platform, recovered["executionArn"]) <= RECOVERY
     kinds = [alert["metadata"]["additionalContext"]["event"] for alert in platform.alerts()]
     assert sorted(kinds) == ["failure", "recovery"]
     ecs_double.script("broken", 0)
-    platform.run("broken", "broken-3")
+    again = platform.run("broken", "broken-3")
     assert platform.alerts() == [], "a success after a success is not news"
+    assert transitions(platform, again["executionArn"]) <= SUCCESS
 
 
 def test_capacity_failures_use_the_capacity_policy_not_the_job_retries(platform: Platform) -> None:
@@ -135,14 +170,16 @@ def test_same_scheduled_event_twice_runs_once(platform: Platform) -> None:
     record = platform.record("ok", "second")
     assert (record["status"], record["skip_reason"]) == ("SKIPPED", "duplicate")
     assert len(ecs_double.started) == 1
+    assert transitions(platform, second["executionArn"]) <= SKIPPED_BY_CLAIM
 
 
 def test_forbid_skips_a_second_start_while_one_runs(platform: Platform) -> None:
     first = platform.start("single", "single-1")
     (task,) = ecs_double.wait_started(1)
-    platform.run("single", "single-2")
+    skipped = platform.run("single", "single-2")
     record = platform.record("single", "single-2")
     assert (record["status"], record["skip_reason"]) == ("SKIPPED", "concurrent")
+    assert transitions(platform, skipped["executionArn"]) <= SKIPPED_BY_CLAIM
     ecs_double.finish(task.task_arn, 0)
     assert platform.wait(first)["status"] == "SUCCEEDED"
     assert "lock_holder" not in platform.meta("single")
@@ -163,12 +200,13 @@ def test_replace_stops_the_running_execution(platform: Platform) -> None:
 
 
 def test_start_later_than_starting_deadline_is_skipped(platform: Platform) -> None:
-    platform.run(
+    ended = platform.run(
         "deadline", "late-1", {"trigger": "schedule", "scheduled_time": "2020-01-01T08:00:00Z"}
     )
     record = platform.record("deadline", "late-1")
     assert (record["status"], record["skip_reason"]) == ("SKIPPED", "late")
     assert ecs_double.started == []
+    assert transitions(platform, ended["executionArn"]) <= LATE
 
 
 def test_manual_parameters_reach_the_container_environment_and_nothing_else(
@@ -264,3 +302,76 @@ def test_valid_enum_and_longest_value_still_run(platform: Platform) -> None:
     payload = {"trigger": "manual", "parameters": {"LEVEL": "high", "DAY": "9" * 1024}}
     assert platform.run("params", "valid-1", payload)["status"] == "SUCCEEDED"
     assert ecs_double.started[0].environment("app")["LEVEL"] == "high"
+
+
+OVERRIDE = {"trigger": "manual", "reason": "hotfix backfill", "concurrency": "allow"}
+
+
+def test_concurrency_override_runs_beside_the_holder_and_leaves_its_lock(
+    platform: Platform,
+) -> None:
+    holder = platform.start("single", "single-1")
+    (task,) = ecs_double.wait_started(1)
+    ecs_double.script("single", 0, 1)
+    beside = platform.run("single", "beside-1", OVERRIDE)
+    assert beside["status"] == "SUCCEEDED"
+    record = platform.record("single", "beside-1")
+    assert (record["status"], record["concurrency_override"]) == ("SUCCEEDED", "allow")
+    assert transitions(platform, beside["executionArn"]) <= SUCCESS
+    meta = platform.meta("single")
+    assert meta["lock_holder"] == holder, "the holder's lock stays held"
+    assert meta["last_status"] == "SUCCEEDED" and meta["last_run"] == "beside-1"
+    failed = platform.run("single", "beside-2", {**OVERRIDE, "trigger": "rerun"})
+    assert failed["status"] == "FAILED"
+    assert platform.record("single", "beside-2")["status"] == "FAILED"
+    assert platform.meta("single")["lock_holder"] == holder, "a failed override frees nothing"
+    skipped = platform.run("single", "single-2", {"trigger": "manual", "reason": "again"})
+    record = platform.record("single", "single-2")
+    assert (record["status"], record["skip_reason"]) == ("SKIPPED", "concurrent")
+    assert record["concurrency_override"] == ""
+    assert transitions(platform, skipped["executionArn"]) <= SKIPPED_BY_CLAIM
+    ecs_double.finish(task.task_arn, 0)
+    assert platform.wait(holder)["status"] == "SUCCEEDED"
+    assert platform.record("single", "single-1")["concurrency_override"] == ""
+    assert "lock_holder" not in platform.meta("single"), "the holder releases as usual"
+
+
+def test_concurrency_override_still_obeys_pause_and_is_recorded_on_the_skip(
+    platform: Platform,
+) -> None:
+    platform.ddb.update_item(
+        TableName="e2e-history",
+        Key={"pk": {"S": "JOB#single"}, "sk": {"S": "META"}},
+        UpdateExpression="SET paused = :true",
+        ExpressionAttributeValues={":true": {"BOOL": True}},
+    )
+    platform.run("single", "paused-1", OVERRIDE)
+    record = platform.record("single", "paused-1")
+    assert (record["status"], record["skip_reason"]) == ("SKIPPED", "paused")
+    assert record["concurrency_override"] == "allow"
+    assert ecs_double.requests == []
+
+
+@pytest.mark.parametrize(
+    "job, payload, error",
+    [
+        ("single", {"trigger": "schedule"}, "concurrency is only for triggers manual, rerun"),
+        ("single", {"trigger": "slack"}, "concurrency is only for triggers manual, rerun"),
+        ("single", {"trigger": None}, "concurrency is only for triggers manual, rerun"),
+        ("single", {"concurrency": "forbid"}, "concurrency must be allow"),
+        ("single", {"concurrency": True}, "concurrency must be allow"),
+        ("replacer", {}, "concurrency cannot be overridden for a job whose policy is replace"),
+    ],
+)
+def test_concurrency_override_is_refused_where_it_is_not_allowed(
+    platform: Platform, job: str, payload: dict[str, object], error: str
+) -> None:
+    """A scheduled delivery never carries the override; a replace job never takes it."""
+    given = {k: v for k, v in {**OVERRIDE, **payload}.items() if v is not None}
+    ended = platform.run(job, "refused-1", given)
+    assert ended["status"] == "FAILED"
+    assert ecs_double.requests == []
+    record = platform.record(job, "refused-1")
+    assert (record["status"], record["error"]) == ("FAILED", "Job.InvalidInput")
+    assert record["cause"].startswith(error)
+    assert record["concurrency_override"] == ""

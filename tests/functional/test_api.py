@@ -591,3 +591,235 @@ def test_parameter_values_with_terminal_controls_are_refused_by_the_request_mode
     got, body = api.post("/jobs/report/runs", {"parameters": {"LEVEL": text}, "reason": "x"})
     assert (got, body["error"], body.get("field")) == (400, "BadRequest", "parameters.LEVEL")
     assert "control character" in body["message"]
+
+
+# ------------------------------------------------------------------ issue 13: operations
+
+
+def _edit_config(api: Api, job: str, **changes: Any) -> None:
+    """Change what deploy recorded about `job` (its META `config`), as another deploy would."""
+    key = {"pk": {"S": f"JOB#{job}"}, "sk": {"S": "META"}}
+    config = json.loads(api.ddb.get_item(TableName="api-history", Key=key)["Item"]["config"]["S"])
+    config.update(changes)
+    api.ddb.update_item(
+        TableName="api-history",
+        Key=key,
+        UpdateExpression="SET config = :c",
+        ExpressionAttributeValues={":c": {"S": json.dumps(config, sort_keys=True)}},
+    )
+
+
+def test_unknown_routes_are_404_in_the_error_shape(api: Api) -> None:
+    for path in ("/", "/nope", "/runs/x/nope", "/jobs/report/runs/extra"):
+        status, body = api.get(path)
+        assert (status, body["error"]) == (404, "NotFound"), path
+    response = api.client.http.delete("/jobs/report/nothing")
+    assert response.status_code == 404 and response.json_body["error"] == "NotFound"
+
+
+@pytest.mark.parametrize("headers", [{}, {"Content-Type": "application/x-www-form-urlencoded"}])
+def test_a_post_is_json_whatever_its_content_type(api: Api, headers: dict[str, str]) -> None:
+    """curl -d sends a form type: chalice answered 415 in its own error shape."""
+    response = api.client.http.post("/jobs/report/pause", headers=headers, body=b"{}")
+    assert response.status_code == 200, response.body
+    response = api.client.http.post("/jobs/report/runs", headers=headers, body=b"not json")
+    assert (response.status_code, response.json_body["field"]) == (400, "body")
+
+
+def test_pausing_again_without_a_reason_keeps_who_and_why(api: Api) -> None:
+    assert api.post("/jobs/report/pause", {"reason": "bucket migration"})[0] == 200
+    status, again = api.post("/jobs/report/pause")
+    assert status == 200
+    assert (again["reason"], again["by"], again["changed"]) == ("bucket migration", ALICE, False)
+    jobs = {job["name"]: job for job in api.get("/jobs")[1]["jobs"]}
+    assert (jobs["report"]["paused_reason"], jobs["report"]["paused_by"]) == (
+        "bucket migration",
+        ALICE,
+    )
+    assert jobs["zoned"]["paused_reason"] is None
+
+
+def test_a_rate_jobs_next_run_is_exact_only_from_a_fire_time_aws_produced(api: Api) -> None:
+    _edit_config(
+        api, "zoned", schedule="rate(1 hour)", schedule_source="rate(1 hour)", timezone=None
+    )
+    _, body = api.get("/jobs/zoned")
+    assert body["next_run_exact"] is False, "EventBridge counts a rate from the rule's creation"
+    # The last scheduled run anchors the rate: 03:17 + k hours.
+    api.seed(run_item("zoned", "tick", "SUCCEEDED", "2026-11-22T03:17:00.000Z", trigger="schedule"))
+    api.ddb.update_item(
+        TableName="api-history",
+        Key={"pk": {"S": "JOB#zoned"}, "sk": {"S": "META"}},
+        UpdateExpression="SET last_run = :r",
+        ExpressionAttributeValues={":r": {"S": "tick"}},
+    )
+    _, body = api.get("/jobs/zoned")
+    assert body["next_run_exact"] is True
+    assert all(moment[13:] == ":17:00Z" for moment in body["next_runs"]), body["next_runs"]
+    assert body["next_run"] == body["next_runs"][0]
+
+
+def test_a_manual_run_missing_a_required_parameter_is_refused(api: Api) -> None:
+    _edit_config(api, "zoned", parameters={"TARGET": {"required": True}})
+    for given in ({}, {"TARGET": ""}):
+        status, body = api.post("/jobs/zoned/runs", {"parameters": given, "reason": "x"})
+        assert (status, body["field"]) == (400, "TARGET"), given
+        assert "required" in body["message"]
+    assert api.post("/jobs/zoned/runs", {"parameters": {"TARGET": "eu"}, "reason": "x"})[0] == 202
+
+
+def test_stop_refuses_finished_unknown_and_unexplained_runs(api: Api) -> None:
+    api.seed(run_item("report", "done-1", "SUCCEEDED", "2026-11-22T03:00:00.000Z"))
+    status, body = api.post("/runs/done-1/stop", {"reason": "oops"})
+    assert (status, body["error"]) == (409, "Conflict")
+    assert "already ended SUCCEEDED" in body["message"]
+    assert api.post("/runs/nope/stop", {"reason": "x"})[0] == 404
+    status, body = api.post("/runs/done-1/stop")
+    assert (status, body["field"]) == (400, "reason")
+
+
+def test_stop_stops_the_execution_and_records_who_and_why(api: Api) -> None:
+    _, started = api.post("/jobs/report/runs", {"reason": "try"})
+    # The execution is not run here: its record is what its claim step would write.
+    api.seed(
+        run_item(
+            "report",
+            started["run_id"],
+            "RUNNING",
+            "2026-11-22T03:00:00.000Z",
+            execution_arn=started["execution_arn"],
+        )
+    )
+    status, stopped = api.post(f"/runs/{started['run_id']}/stop", {"reason": "wrong day"})
+    assert status == 200, stopped
+    assert (stopped["status"], stopped["aborted_by"], stopped["abort_reason"]) == (
+        "ABORTED",
+        ALICE,
+        "wrong day",
+    )
+    described = api.sfn.describe_execution(executionArn=started["execution_arn"])
+    assert described["status"] == "ABORTED"
+    _, run = api.get(f"/runs/{started['run_id']}")
+    assert (run["status"], run["aborted_by"], run["abort_reason"], run["error"]) == (
+        "ABORTED",
+        ALICE,
+        "wrong day",
+        "Job.Stopped",
+    )
+
+
+def test_a_run_without_a_record_yet_is_described_from_its_execution(api: Api) -> None:
+    """`jobctl run` says "follow it: jobctl show ID": before, that said "no run with id"."""
+    _, started = api.post("/jobs/report/runs", {"reason": "try"})
+    status, run = api.get(f"/runs/{started['run_id']}")
+    assert status == 200
+    assert (run["status"], run["recorded"], run["job"], run["reason"]) == (
+        "RUNNING",
+        False,
+        "report",
+        "try",
+    )
+    assert api.get("/runs/manual-20261122T030000Z-0badc0de")[0] == 404
+
+
+def test_logs_route_errors_name_the_field(api: Api) -> None:
+    api.seed(run_item("report", "done-2", "SUCCEEDED", "2026-11-22T03:00:00.000Z"))
+    assert api.get("/runs/nope/logs")[0] == 404
+    for query, field in (
+        ("attempt=x", "attempt"),
+        ("limit=0", "limit"),
+        ("next_token=zz", "next_token"),
+        ("colour=1", "colour"),
+    ):
+        status, body = api.get(f"/runs/done-2/logs?{query}")
+        assert (status, body.get("field")) == (400, field), query
+
+
+def test_run_lists_carry_duration_and_skip_reason(api: Api) -> None:
+    api.seed(
+        run_item(
+            "report",
+            "d1",
+            "SUCCEEDED",
+            "2026-11-22T03:00:00.000Z",
+            ended_at="2026-11-22T03:01:05.400Z",
+        ),
+        run_item("report", "s1", "SKIPPED", "2026-11-22T04:00:00.000Z", skip_reason="concurrent"),
+    )
+    runs = {r["run_id"]: r for r in api.get("/jobs/report/runs")[1]["runs"]}
+    assert runs["d1"]["duration_seconds"] == 65
+    assert runs["s1"]["skip_reason"] == "concurrent"
+
+
+# ------------------------------------------------------------------ concurrency override
+
+
+def test_a_manual_run_and_a_rerun_may_override_forbid_explicitly(api: Api) -> None:
+    status, started = api.post(
+        "/jobs/report/runs", {"reason": "beside the stuck one", "concurrency": "allow"}
+    )
+    assert status == 202 and started["concurrency_override"] == "allow"
+    assert api.execution_input(started["execution_arn"]) == {
+        "trigger": "manual",
+        "triggered_by": ALICE,
+        "reason": "beside the stuck one",
+        "parameters": {},
+        "concurrency": "allow",
+    }
+    api.seed(run_item("report", "r1", "FAILED", "2026-11-22T03:00:00.000Z"))
+    status, again = api.post("/runs/r1/rerun", {"concurrency": "allow"})
+    assert status == 202 and again["concurrency_override"] == "allow"
+    assert api.execution_input(again["execution_arn"])["concurrency"] == "allow"
+    status, plain = api.post("/runs/r1/rerun")
+    assert status == 202 and plain["concurrency_override"] is None
+    assert "concurrency" not in api.execution_input(plain["execution_arn"])
+
+
+def test_the_override_is_a_no_op_for_an_allow_job(api: Api) -> None:
+    _edit_config(api, "report", concurrency="allow")
+    status, started = api.post("/jobs/report/runs", {"reason": "x", "concurrency": "allow"})
+    assert status == 202 and started["concurrency_override"] is None
+    assert "concurrency" not in api.execution_input(started["execution_arn"])
+
+
+@pytest.mark.parametrize("path", ["/jobs/report/runs", "/runs/r1/rerun"])
+def test_the_override_is_refused_for_a_replace_job_naming_the_field(api: Api, path: str) -> None:
+    api.seed(run_item("report", "r1", "FAILED", "2026-11-22T03:00:00.000Z"))
+    _edit_config(api, "report", concurrency="replace")
+    status, answer = api.post(path, {"reason": "x", "concurrency": "allow"})
+    assert (status, answer["error"], answer["field"]) == (400, "BadRequest", "concurrency")
+    assert "replace" in answer["message"] and "stops the running one" in answer["message"]
+    executions = api.sfn.list_executions(
+        stateMachineArn="arn:aws:states:us-east-1:123456789012:stateMachine:api-report"
+    )["executions"]
+    assert executions == [], "nothing may start on a refused request"
+
+
+@pytest.mark.parametrize("value", ["forbid", "replace", "ALLOW", "", True, ["allow"]])
+@pytest.mark.parametrize("path", ["/jobs/report/runs", "/runs/r1/rerun"])
+def test_unknown_concurrency_values_are_refused(api: Api, path: str, value: Any) -> None:
+    api.seed(run_item("report", "r1", "FAILED", "2026-11-22T03:00:00.000Z"))
+    status, answer = api.post(path, {"reason": "x", "concurrency": value})
+    assert (status, answer["error"], answer["field"]) == (400, "BadRequest", "concurrency")
+    assert "should be 'allow'" in answer["message"], "a known field with a bad value"
+
+
+def test_the_override_is_shown_on_the_run_and_in_lists(api: Api) -> None:
+    api.seed(
+        run_item(
+            "report",
+            "beside",
+            "SUCCEEDED",
+            "2026-11-22T03:00:00.000Z",
+            trigger="manual",
+            concurrency_override="allow",
+        ),
+        run_item(
+            "report", "plain", "SUCCEEDED", "2026-11-22T02:00:00.000Z", concurrency_override=""
+        ),
+    )
+    assert api.get("/runs/beside")[1]["concurrency_override"] == "allow"
+    assert api.get("/runs/plain")[1]["concurrency_override"] is None
+    runs = {run["run_id"]: run for run in api.get("/jobs/report/runs")[1]["runs"]}
+    assert runs["beside"]["concurrency_override"] == "allow"
+    assert runs["plain"]["concurrency_override"] is None

@@ -18,12 +18,13 @@ from jobctl.deploy.desired import shared_resources
 from jobctl.deploy.gateways import build_gateways
 from jobctl.deploy.gateways.table import TableGateway
 from jobctl.deploy.plan import ConflictError, compute_plan
-from jobctl.deploy.resources import ResourceKind
+from jobctl.deploy.resources import SPEC_HASH_TAG, ResourceKind
 from jobctl.deploy.service import DeployService
 from jobctl.local.seed import register_task_definition
 from jobctl.registry.loader import load_registry
 from tests.support.aws import offline_aws
 from tests.support.iam_eval import allows, trusts
+from tests.support.moto_tagging import rules_in_tagging_api
 from tests.support.registries import BASE
 
 REGION = "eu-west-1"
@@ -43,7 +44,7 @@ jobs:
     schedule: cron(0 9 * * ? *)
     timezone: Asia/Tokyo
 """
-MUTATING_PREFIXES = ("Describe", "Get", "List")
+MUTATING_PREFIXES = ("Describe", "Get", "List", "BatchGet")  # reads
 
 
 class Calls:
@@ -62,7 +63,8 @@ class Calls:
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     offline_aws(monkeypatch, REGION)
-    with mock_aws():
+    # moto's tagging API lists rules as AWS's does: calls are counted as AWS would get them.
+    with mock_aws(), rules_in_tagging_api():
         register_task_definition(boto3.client("ecs"))
         yield
 
@@ -117,10 +119,11 @@ def test_create_from_empty_then_second_apply_makes_no_mutating_call(
     again, calls = deploy(registry_file)
     assert again == []
     assert calls.mutating() == []
-    # Constant: identity, task definition, 4 shared resources (11 reads), 4 discovery lists.
-    # Per job: role + its inline and attached policy lists + policy, state machine + tags,
-    # rule + targets + tags (or one schedule), META.
-    assert len(calls.seen) <= 17 + 10 * 3, sorted(calls.seen)
+    # Constant: identity, task definition, 4 shared resources (8 reads: the trigger role is
+    # glanced), 4 discovery lists, and the glances' batch calls (job roles, state machine
+    # tags, rules and their tags, META items: 5). Per job: its state machine, and its schedule
+    # if it has one (see test_a_no_op_plan_reads_at_most_two_calls_per_job).
+    assert len(calls.seen) <= 19 + 2 * 3, sorted(calls.seen)
 
 
 @pytest.mark.parametrize(
@@ -438,3 +441,134 @@ def test_a_changed_table_key_or_index_is_refused_at_plan_time(
     assert gateway.read(table.name) == deployed
     assert boto3.client("stepfunctions").list_state_machines()["stateMachines"] == []
     assert boto3.client("iam").list_roles(PathPrefix="/jobctl/")["Roles"] == []
+
+
+# --- the cheap plan (issue 17): reads per job, what it finds, what only --refresh finds --------
+
+TOKYO_LIKE = "  {job}:\n    schedule: cron(0 9 * * ? *)\n    timezone: Asia/Tokyo\n"
+
+
+def no_op_reads(path: Path, *, refresh: bool) -> int:
+    """Every call of a fresh no-op plan (all reads: asserted), as `jobctl plan` makes it."""
+    calls = Calls()
+    plan = DeployService(ClientFactory(hooks=[calls]), load_registry(path), "prod").plan(
+        prune=True, refresh=refresh
+    )
+    assert (plan.actions, plan.held_back) == ([], [])
+    assert calls.mutating() == []
+    return len(calls.seen)
+
+
+def test_a_no_op_plan_reads_at_most_two_calls_per_job(aws: None, tmp_path: Path) -> None:
+    """A second project with 9 more jobs than the first, each a time-zone schedule (the
+    dearest kind: its state machine and its schedule are read one by one; roles, tags,
+    rules and META items come in batches): its no-op plan makes at most 2 more reads per
+    job. `--refresh` reads every resource in full."""
+    small, wide = tmp_path / "small.yaml", tmp_path / "wide.yaml"
+    small.write_text(BASE + JOBS)
+    extra = "".join(TOKYO_LIKE.format(job=f"tz-{i}") for i in range(9))
+    wide.write_text(BASE.replace("project: demo", "project: wide") + JOBS + extra)
+    for path in (small, wide):
+        deploy(path)
+    cheap = no_op_reads(wide, refresh=False) - no_op_reads(small, refresh=False)
+    assert cheap <= 2 * 9
+    # In full: role (4), state machine (2), schedule (1) and META item (1) of each job.
+    full = no_op_reads(wide, refresh=True) - no_op_reads(small, refresh=True)
+    assert full >= 8 * 9
+
+
+def _sfn_arn(name: str) -> str:
+    return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+
+
+def _rule_tags(events: Any, name: str) -> dict[str, str]:
+    arn = events.describe_rule(Name=name)["Arn"]
+    return {t["Key"]: t["Value"] for t in events.list_tags_for_resource(ResourceARN=arn)["Tags"]}
+
+
+def test_drift_made_by_hand_is_found_by_the_cheap_plan_and_fixed(
+    aws: None, registry_file: Path
+) -> None:
+    """What the README says the cheap plan finds: state machines (definition, tags), a
+    rule's schedule, state and tags, a rule whose hash tag is missing (an older jobctl's) or
+    stale (then its targets too), schedules, META items (role drift: the test above)."""
+    text = registry_file.read_text()
+    registry_file.write_text(
+        text + "  old:\n    schedule: rate(7 minutes)\n  stale:\n    schedule: rate(9 minutes)\n"
+    )
+    deploy(registry_file)
+    sfn, events = boto3.client("stepfunctions"), boto3.client("events")
+    scheduler, dynamodb = boto3.client("scheduler"), boto3.client("dynamodb")
+    report = _sfn_arn("demo-prod-report")
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=report)["definition"])
+    sfn.update_state_machine(
+        stateMachineArn=report, definition=json.dumps({**definition, "Comment": "by hand"})
+    )
+    sfn.untag_resource(resourceArn=_sfn_arn("demo-prod-tokyo"), tagKeys=["jobctl:job"])
+    events.disable_rule(Name="demo-prod-sync")
+    old_arn = events.describe_rule(Name="demo-prod-old")["Arn"]
+    events.untag_resource(ResourceARN=old_arn, TagKeys=[SPEC_HASH_TAG])
+    [target] = events.list_targets_by_rule(Rule="demo-prod-stale")["Targets"]
+    events.put_targets(Rule="demo-prod-stale", Targets=[{**target, "Input": "{}"}])
+    stale_arn = events.describe_rule(Name="demo-prod-stale")["Arn"]
+    events.tag_resource(ResourceARN=stale_arn, Tags=[{"Key": SPEC_HASH_TAG, "Value": "0"}])
+    schedule = scheduler.get_schedule(Name="demo-prod-tokyo", GroupName="demo-prod")
+    scheduler.update_schedule(
+        **{k: schedule[k] for k in ("Name", "GroupName", "FlexibleTimeWindow", "Target")},
+        ScheduleExpression="cron(0 10 * * ? *)",
+        ScheduleExpressionTimezone="Asia/Tokyo",
+        State=schedule["State"],
+        Description=schedule["Description"],
+    )
+    dynamodb.update_item(
+        TableName="demo-prod-history",
+        Key={"pk": {"S": "JOB#sync"}, "sk": {"S": "META"}},
+        UpdateExpression="SET config = :c",
+        ExpressionAttributeValues={":c": {"S": "{}"}},
+    )
+
+    plan = DeployService(ClientFactory(), load_registry(registry_file), "prod").plan()
+    found = {(a.resource.kind, a.resource.name): {c.path for c in a.changes} for a in plan.actions}
+    meta = found.pop((ResourceKind.JOB_META, "sync"))
+    assert meta and all(path.startswith("config.") for path in meta)
+    assert found == {
+        (ResourceKind.STATE_MACHINE, "demo-prod-report"): {"definition.Comment"},
+        (ResourceKind.STATE_MACHINE, "demo-prod-tokyo"): {"tags.jobctl:job"},
+        (ResourceKind.RULE, "demo-prod-old"): {f"tags.{SPEC_HASH_TAG}"},
+        (ResourceKind.RULE, "demo-prod-stale"): {"Targets[0].Input", f"tags.{SPEC_HASH_TAG}"},
+        (ResourceKind.SCHEDULE, "demo-prod-tokyo"): {"ScheduleExpression"},
+        (ResourceKind.RULE, "demo-prod-sync"): {"State"},
+    }
+    assert {a.verb for a in plan.actions} == {"update"}
+
+    done, _ = deploy(registry_file)
+    assert len(done) == len(plan.actions)
+    assert _rule_tags(events, "demo-prod-old")[SPEC_HASH_TAG] != "0"
+    assert deploy(registry_file)[0] == []
+    assert no_op_reads(registry_file, refresh=True) > no_op_reads(registry_file, refresh=False)
+
+
+def test_targets_changed_by_hand_are_found_only_by_refresh(
+    aws: None, registry_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The cheap plan's documented limit: ListRules does not return targets, and a rule's
+    hash tag (still the desired spec's) vouches for them. `--refresh` reads them."""
+    deploy(registry_file)
+    events = boto3.client("events")
+    [target] = events.list_targets_by_rule(Rule="demo-prod-sync")["Targets"]
+    events.put_targets(Rule="demo-prod-sync", Targets=[{**target, "Input": '{"by": "hand"}'}])
+    args = ["-f", str(registry_file), "--env", "prod"]
+
+    capsys.readouterr()
+    assert main(["plan", *args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["actions"] == []
+    assert main(["plan", *args, "--json", "--refresh"]) == 0
+    [action] = json.loads(capsys.readouterr().out)["actions"]
+    assert "demo-prod-sync" in json.dumps(action) and "Input" in json.dumps(action)
+
+    assert main(["apply", *args, "--yes"]) == 0  # the cheap plan: nothing to do
+    assert "No changes." in capsys.readouterr().out
+    assert main(["apply", *args, "--yes", "--refresh"]) == 0
+    assert "Apply complete: 0 added, 1 changed, 0 destroyed." in capsys.readouterr().out
+    assert events.list_targets_by_rule(Rule="demo-prod-sync")["Targets"] == [target]
+    assert no_op_reads(registry_file, refresh=True) > 0

@@ -58,7 +58,7 @@ jobs:
 """
 )
 JOBS = ("alpha", "beta", "gamma", "delta")
-READ_PREFIXES = ("Describe", "Get", "List")
+READ_PREFIXES = ("Describe", "Get", "List", "BatchGet")
 # Where a refused connection is guaranteed: the discard port, never served here.
 REFUSED = "http://127.0.0.1:9"
 

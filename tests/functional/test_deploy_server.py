@@ -21,6 +21,8 @@ import pytest
 from chalicelib.core.arns import fill_placeholders
 from jobctl.cli.main import main
 from jobctl.compile.compiler import CompiledJob, compile_job
+from jobctl.deploy.gateways.base import normalize_target
+from jobctl.deploy.resources import SPEC_HASH_TAG, spec_hash
 from jobctl.local.seed import register_task_definition
 from jobctl.local.server import moto_server
 from jobctl.registry.loader import parse_registry
@@ -216,9 +218,21 @@ def test_tags_mark_every_resource_as_this_projects(deployed: Deployed) -> None:
         role = iam.list_role_tags(RoleName=f"{PREFIX}-{job}-sfn")["Tags"]
         assert {t["Key"]: t["Value"] for t in role} == want, job
     for job in ("alpha", "gamma"):
-        arn = events.describe_rule(Name=f"{PREFIX}-{job}")["Arn"]
-        tags = events.list_tags_for_resource(ResourceARN=arn)["Tags"]
-        assert {t["Key"]: t["Value"] for t in tags} == EXPECTED_TAGS | {"jobctl:job": job}
+        rule = events.describe_rule(Name=f"{PREFIX}-{job}")
+        tags = events.list_tags_for_resource(ResourceARN=rule["Arn"])["Tags"]
+        # The hash tag is the hash of what the rule holds: its schedule, state, description
+        # and targets as they are deployed (what lets a cheap plan trust unseen targets).
+        targets = events.list_targets_by_rule(Rule=f"{PREFIX}-{job}")["Targets"]
+        held = {
+            "ScheduleExpression": rule["ScheduleExpression"],
+            "State": rule["State"],
+            "Description": rule.get("Description", ""),
+            "Targets": [normalize_target(t) for t in sorted(targets, key=lambda t: t["Id"])],
+        }
+        assert {t["Key"]: t["Value"] for t in tags} == EXPECTED_TAGS | {
+            "jobctl:job": job,
+            SPEC_HASH_TAG: spec_hash(held),
+        }
 
     # Shared resources: tagged for the project and environment, no job.
     trigger_role = iam.list_role_tags(RoleName=f"{PREFIX}-trigger")["Tags"]

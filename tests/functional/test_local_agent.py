@@ -156,6 +156,31 @@ def test_environment_is_definition_then_overrides_then_secrets_and_logs_reach_cl
     }
 
 
+def test_the_console_echo_redacts_the_tasks_secrets_and_credential_shaped_values(
+    lab: Lab,
+) -> None:
+    lab.factory.client("ssm").put_parameter(Name="/app/pw", Value="hunter22", Type="SecureString")
+    lab.register(
+        secrets=[
+            {
+                "name": "DB_PASSWORD",
+                "valueFrom": f"arn:aws:ssm:{REGION}:123456789012:parameter/app/pw",
+            }
+        ]
+    )
+    # Built at run time: no credential-shaped literal in the repository.
+    script = (
+        "import os; print('pw=' + os.environ['DB_PASSWORD']); "
+        "print('url postgres://app:' + 'pa55word@db/x done')"
+    )
+    task = lab.start([sys.executable, "-c", script], {})
+    assert lab.wait(task) == (0, "Essential container in task exited")
+    # CloudWatch Logs keep what the task printed, as on AWS; the console shows no secret.
+    assert lab.logs(task) == ["pw=hunter22", "url postgres://app:pa55word@db/x done"]
+    echoed = [line for line in lab.lines if " | " in line]
+    assert [line.split(" | ", 1)[1] for line in echoed] == ["pw=[redacted]", "url [redacted] done"]
+
+
 def test_without_an_override_the_definitions_entry_point_and_command_run(lab: Lab) -> None:
     lab.register(entryPoint=[sys.executable, "-c"], command=["print('from the definition')"])
     task = lab.start(None)

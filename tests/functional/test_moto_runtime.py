@@ -140,6 +140,7 @@ def test_every_override_has_the_signature_of_the_moto_method_it_replaces() -> No
         "StateTaskServiceEcs._normalise_parameters",
         "StateTaskServiceEcs._normalise_response",
         "Timeout._eval_body",
+        "WaitFunction._wait_interval",
     ]
 
 
@@ -187,6 +188,7 @@ def test_leaving_the_last_install_restores_every_original_attribute() -> None:
             "BaseResponse._dispatch",
             "NetworkInterface.private_dns_name",
             "Timeout._eval_body",
+            "WaitFunction._wait_interval",
             "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl.time",
             "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl"
             ".CustomErrorName",

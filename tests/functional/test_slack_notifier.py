@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -173,3 +174,73 @@ def test_no_default_route_is_an_error_not_a_drop(
         with pytest.raises(RoutingError, match="no 'default' route"):
             env.notify(failure(1))
         assert env.state("daily-report")["pending"] == "r1"
+
+
+TASK = "arn:aws:ecs:us-east-1:123456789012:task/app/0123456789abcdef0123456789abcdef"
+STREAM = "batch/app/0123456789abcdef0123456789abcdef"
+
+
+def _log(env: AlertEnv, lines: list[str]) -> None:
+    logs = env.services.factory.client("logs")
+    now = int(time.time() * 1000)
+    logs.create_log_group(logGroupName="/ecs/app")
+    logs.create_log_stream(logGroupName="/ecs/app", logStreamName=STREAM)
+    logs.put_log_events(
+        logGroupName="/ecs/app",
+        logStreamName=STREAM,
+        # Now: CloudWatch rejects events older than 14 days.
+        logEvents=[{"timestamp": now + n, "message": m} for n, m in enumerate(lines)],
+    )
+
+
+def _section(body: dict, title: str) -> str:
+    return next(
+        b["text"]["text"]
+        for b in body["blocks"]
+        if b.get("text", {}).get("text", "").startswith(title)
+    )
+
+
+def test_a_failure_carries_the_tasks_last_lines_with_secrets_redacted(env: AlertEnv) -> None:
+    env.put_meta("daily-report", job_config("daily-report", secret_names=["DB_PASSWORD"]))
+    token = "xoxb-" + "1234567890-abcdefghijkl"  # split: no secret-shaped literal in the repo
+    lines = [f"line {n}" for n in range(1, 13)]
+    lines += [f"using {token} for slack", "DB_PASSWORD=hunter2 oops", "exiting with 3"]
+    _log(env, lines)
+    env.notify(failure(1, task=TASK))
+    body = env.slack.bodies()[0]
+    assert "container app exited with code 3" in body["blocks"][1]["text"]["text"]
+    tail = _section(body, "*Last output*")
+    # The newest 10 lines, oldest first; the token and the declared secret's value gone.
+    assert tail == (
+        "*Last output* (10 lines)\n```line 6\nline 7\nline 8\nline 9\nline 10\nline 11\n"
+        "line 12\nusing [redacted] for slack\nDB_PASSWORD=[redacted] oops\nexiting with 3```"
+    )
+    assert token not in json.dumps(body) and "hunter2" not in json.dumps(body)
+
+
+def test_a_failure_whose_logs_cannot_be_read_is_still_posted_and_says_so(
+    env: AlertEnv,
+) -> None:
+    env.put_meta("daily-report", job_config("daily-report"))
+
+    class Denied:
+        def get_log_events(self, **_: object) -> None:
+            raise RuntimeError("AccessDeniedException")
+
+    env.services.notifier.logs = Denied
+    assert env.notify(failure(1, task=TASK))["kind"] == "failure"
+    body = env.slack.bodies()[0]
+    assert _section(body, "*Last output*") == (
+        "*Last output*\n_Not available: the logs could not be read (RuntimeError)._"
+    )
+
+
+def test_a_task_that_logged_nothing_says_so(env: AlertEnv) -> None:
+    env.put_meta("daily-report", job_config("daily-report"))
+    assert env.notify(failure(1, task=TASK))["kind"] == "failure"  # no log group at all
+    body = env.slack.bodies()[0]
+    assert (
+        _section(body, "*Last output*")
+        == "*Last output*\n_Not available: the task logged nothing._"
+    )

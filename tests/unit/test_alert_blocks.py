@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import Block
 from chalicelib.alerts.blocks import RERUN_ACTION, render, when
 from chalicelib.alerts.message import parse_alert
 from chalicelib.alerts.storm import Notice
+from chalicelib.alerts.tail import Tail
 from tests.support.alert_samples import run_alert, text, watch
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "slack"
@@ -59,12 +60,31 @@ CASES: dict[str, tuple[dict[str, Any], Notice, str]] = {
         "",
     ),
     "resumed": (watch("resumed"), Notice("resumed"), ""),
+    "failure-with-output": (
+        run_alert(stopped_reason="Essential container in task exited"),
+        Notice("failure", 1, 1, "2026-03-01T03:12:40.512Z"),
+        LOG_URL,
+    ),
+    "failure-output-unavailable": (
+        run_alert(stopped_reason="Essential container in task exited"),
+        Notice("failure", 1, 1, "2026-03-01T03:12:40.512Z"),
+        LOG_URL,
+    ),
+}
+# The task's last lines, as the notifier read them (bounded and redacted by `tail`).
+TAILS = {
+    "failure-with-output": Tail(
+        lines=("loading 2026-02-28", "connecting to [redacted]", "error: <relation> `x` & y")
+    ),
+    "failure-output-unavailable": Tail(missing="the logs could not be read (AccessDenied)"),
 }
 
 
 def rendered(name: str) -> dict[str, Any]:
     message, notice, log_url = CASES[name]
-    return render(parse_alert(text(message)), notice, log_url=log_url)
+    return render(
+        parse_alert(text(message)), notice, log_url=log_url, tail=TAILS.get(name), container="app"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -122,6 +142,33 @@ def test_failure_has_header_fields_links_and_a_rerun_button_with_the_run_id() ->
     assert (button["action_id"], button["value"]) == (RERUN_ACTION, "daily-report-20260301T0300")
     assert "confirm" in button
     assert "Container logs" in blocks[4]["text"]["text"] and LOG_URL in blocks[4]["text"]["text"]
+
+
+def test_a_failure_says_what_happened_in_plain_words_not_ecss_generic_reason() -> None:
+    payload = rendered("failure-with-output")
+    texts = json.dumps(payload)
+    assert "container app exited with code 3" in texts
+    assert "Essential container in task exited" not in texts
+
+
+def test_a_failure_carries_the_tasks_last_lines_escaped_in_a_code_block() -> None:
+    blocks = rendered("failure-with-output")["blocks"]
+    (section,) = [
+        b for b in blocks if b.get("text", {}).get("text", "").startswith("*Last output*")
+    ]
+    assert section["text"]["text"] == (
+        "*Last output* (3 lines)\n```loading 2026-02-28\nconnecting to [redacted]\n"
+        "error: &lt;relation&gt; `x` &amp; y```"
+    )
+
+
+def test_a_failure_whose_logs_could_not_be_read_says_so() -> None:
+    blocks = rendered("failure-output-unavailable")["blocks"]
+    assert any(
+        b.get("text", {}).get("text")
+        == "*Last output*\n_Not available: the logs could not be read (AccessDenied)._"
+        for b in blocks
+    )
 
 
 def test_recovery_and_watch_messages_have_no_rerun_button() -> None:

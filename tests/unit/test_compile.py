@@ -136,25 +136,32 @@ def test_state_machine_structure(item: CompiledJob) -> None:
     for name, state in states.items():
         if state["Type"] == "Task":
             assert state["Catch"], f"{name} has a Catch path"
-    run = states["RunTask"]
-    # Each attempt is one run of the Parallel's branch (so ECS API errors can be told apart
-    # by their Cause); the Retry policies sit on the Parallel, the timeout on the Task.
-    assert run["Type"] == "Parallel"
-    (branch,) = run["Branches"]
-    attempt = branch["States"][branch["StartAt"]]
-    assert attempt["TimeoutSeconds"] == job.timeout
-    assert attempt["Resource"] == "arn:aws:states:::ecs:runTask.sync"
-    assert "Retry" not in attempt, "retries are the Parallel's: one policy per failure class"
-    capacity, *task = run["Retry"]
-    assert "States.TaskFailed" not in capacity["ErrorEquals"]
-    assert capacity["MaxAttempts"] == job.retry.capacity.retries
+    # The first attempt retries the job's own failures natively; ECS API errors and capacity
+    # go to Classify, whose counted retries (RunTaskAgain, never natively retried) keep each
+    # policy's MaxAttempts over the whole run. No Parallel wrapper: it cost transitions.
+    run, again = states["RunTask"], states["RunTaskAgain"]
+    for attempt in (run, again):
+        assert attempt["Type"] == "Task"
+        assert attempt["TimeoutSeconds"] == job.timeout
+        assert attempt["Resource"] == "arn:aws:states:::ecs:runTask.sync"
+        assert attempt["Arguments"] == run["Arguments"]
+    assert "Retry" not in again
+    assert run["Catch"][0]["Next"] == "Classify"
+    assert "ECS.AmazonECSException" in run["Catch"][0]["ErrorEquals"]
+    assert {c["Next"] for c in again["Catch"]} == {"Classify"}
+    task = run.get("Retry", [])
     if job.retry.retries:
-        assert task[0]["ErrorEquals"][0] == "States.TaskFailed"
-        assert ("States.Timeout" in task[0]["ErrorEquals"]) == job.retry.on_timeout
-        assert task[0]["MaxAttempts"] == job.retry.retries
+        (retrier,) = task
+        assert retrier["ErrorEquals"][0] == "States.TaskFailed"
+        assert ("States.Timeout" in retrier["ErrorEquals"]) == job.retry.on_timeout
+        assert retrier["MaxAttempts"] == job.retry.retries
     else:
         assert task == []
-    assert ("Late?" in states) == (job.starting_deadline is not None)
+    rules = states["Classify"]["Choices"]
+    assert sum("$capacity_used =" in r["Condition"] for r in rules) == job.retry.capacity.retries
+    assert sum("$job_used =" in r["Condition"] for r in rules) == job.retry.retries
+    late = [r for r in states["Start"]["Choices"] if r["Next"] == "RecordSkip"]
+    assert bool(late) == (job.starting_deadline is not None)
     assert ("StopHolder" in states) == (job.concurrency == "replace")
 
 
@@ -162,7 +169,11 @@ def test_state_machine_structure(item: CompiledJob) -> None:
 def test_every_variable_is_initialised_at_start(item: CompiledJob) -> None:
     """Step Functions rejects reads of variables that some path never assigned."""
     text = item.definition_text()
-    defined = set(item.definition["States"]["Start"]["Assign"])
+    start = item.definition["States"]["Start"]
+    defined = set(start["Assign"])
+    # A Choice's state-level Assign applies to its Default only: each rule assigns all too.
+    for rule in start["Choices"]:
+        assert set(rule["Assign"]) >= defined
     local = set(re.findall(r"\$(\w+)\s*:=", text))
     builtin = {
         "states",
@@ -246,18 +257,10 @@ def test_placeholders_are_the_only_environment_specific_strings() -> None:
 
 @pytest.mark.parametrize("item", COMPILED, ids=IDS)
 def test_only_the_first_state_reads_the_execution_input(item: CompiledJob) -> None:
-    """After the first state, $states.input is the previous state's output.
-
-    Inside RunTask's branch it is the branch's own input (the RunTask request the Parallel
-    built) or, after its Catch, the ECS error: read by design, and only there.
-    """
+    """After the first state, $states.input is the previous state's output."""
     for name, state in item.definition["States"].items():
         if name != "Start":
-            outer = {key: value for key, value in state.items() if key != "Branches"}
-            assert "$states.input" not in json.dumps(outer), name
-    (branch,) = item.definition["States"]["RunTask"]["Branches"]
-    attempt = branch["States"]["EcsRunTask"]
-    assert attempt["Arguments"] == "{% $states.input %}"
+            assert "$states.input" not in json.dumps(state), name
 
 
 def test_the_machines_input_limits_are_the_apis() -> None:

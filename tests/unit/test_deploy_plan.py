@@ -15,9 +15,9 @@ from chalicelib.aws.clients import AwsContext, ClientFactory
 from chalicelib.core.names import resource_tags
 from jobctl.deploy.desired import shared_resources
 from jobctl.deploy.gateways import Gateway, build_gateways
-from jobctl.deploy.plan import ConflictError, compute_plan
+from jobctl.deploy.plan import ConflictError, agrees, compute_plan
 from jobctl.deploy.render import plan_json, plan_text
-from jobctl.deploy.resources import LEVELS, Resource, ResourceKind
+from jobctl.deploy.resources import LEVELS, SPEC_HASH_TAG, Resource, ResourceKind, spec_hash
 
 CONTEXT = AwsContext("123456789012", "eu-west-1", "aws")
 
@@ -154,3 +154,76 @@ def test_plan_output_names_kinds_by_their_words() -> None:
     assert f"  ~ {table.label}" in plan_text(plan).splitlines()
     described = json.loads(json.dumps(plan_json(plan)))["actions"][0]
     assert (described["action"], described["kind"]) == ("update", "table")
+
+
+# --- the cheap plan: what a glance may stand for ----------------------------------------------
+
+
+def rule(**spec: object) -> Resource:
+    """A desired rule: its spec hash in its tags, as desired.py makes it."""
+    full = {"ScheduleExpression": "rate(5 minutes)", "State": "ENABLED", "Targets": [{"Id": "1"}]}
+    full |= spec
+    tags = resource_tags("demo", "prod", "sync") | {SPEC_HASH_TAG: spec_hash(full)}
+    return Resource(ResourceKind.RULE, "demo-prod-sync", full, tags, job="sync")
+
+
+def listed(desired: Resource, **tags: str) -> Resource:
+    """The rule as ListRules and the tagging API show it: no targets."""
+    spec = {k: v for k, v in desired.spec.items() if k != "Targets"}
+    return dataclasses.replace(desired, spec=spec, tags={**desired.tags, **tags})
+
+
+def test_a_glance_agrees_only_with_exactly_the_desired_resource() -> None:
+    desired = rule()
+    assert agrees(listed(desired), desired)
+    # A key the glance saw differs; a tag differs; the hash (what apply wrote) differs.
+    assert not agrees(with_spec(listed(desired), State="DISABLED"), desired)
+    assert not agrees(listed(desired, team="data"), desired)
+    assert not agrees(listed(desired, **{SPEC_HASH_TAG: "stale"}), desired)
+    # Without a hash tag (an older jobctl's rule), unseen targets are never taken on trust.
+    old = dataclasses.replace(
+        listed(desired), tags={k: v for k, v in desired.tags.items() if k != SPEC_HASH_TAG}
+    )
+    assert not agrees(old, desired)
+    # A kind without a hash tag must be seen whole.
+    role = Resource(ResourceKind.JOB_ROLE, "r", {"path": "/jobctl/", "policy": {}}, {"a": "b"})
+    assert agrees(dataclasses.replace(role), role)
+    assert not agrees(dataclasses.replace(role, spec={"path": "/jobctl/"}), role)
+
+
+def test_what_a_glance_does_not_agree_with_is_read_in_full_and_planned_from_that() -> None:
+    desired = rule(State="ENABLED")
+    deployed = with_spec(desired, State="DISABLED")
+    reads: list[str] = []
+    gateways = memory([history_table(), deployed], reads)
+    glances: list[str] = []
+
+    def glance(self: Gateway, names: object, workers: int) -> dict[str, Resource]:
+        glances.append(str(self.kind))
+        if self.kind is ResourceKind.RULE:
+            return {deployed.name: listed(deployed)}
+        return {}
+
+    for gateway in gateways.values():
+        gateway.glance = glance.__get__(gateway)  # type: ignore[method-assign]
+    table = history_table()
+    plan = compute_plan([table, desired], gateways, "demo", "prod", CONTEXT)
+    [action] = plan.actions
+    assert (action.verb, action.previous) == ("update", deployed)  # the full read, not the glance
+    assert [c.path for c in action.changes] == ["State"]
+    assert f"rule {desired.name}" in reads and glances == ["rule"]
+
+    # Unchanged: the glance stands for the resource, which is not read at all.
+    reads.clear()
+    gateways[ResourceKind.RULE].deployed[desired.key] = desired  # type: ignore[attr-defined]
+    deployed = desired
+    assert compute_plan([table, desired], gateways, "demo", "prod", CONTEXT).actions == []
+    assert f"rule {desired.name}" not in reads
+    # --refresh glances at nothing and reads everything.
+    glances.clear()
+    reads.clear()
+    assert (
+        compute_plan([table, desired], gateways, "demo", "prod", CONTEXT, refresh=True).actions
+        == []
+    )
+    assert glances == [] and f"rule {desired.name}" in reads

@@ -339,4 +339,7 @@ def test_every_job_role_allows_the_requests_its_state_machine_makes(job: Resolve
     own, other = {"dynamodb:LeadingKeys": [f"JOB#{job.name}"]}, {"dynamodb:LeadingKeys": ["JOB#x"]}
     for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"):
         assert allows(policy, action, table, **own) and not allows(policy, action, table, **other)
-    assert allows(policy, "sns:Publish", f"arn:aws:sns:{REGION}:{ACCOUNT}:{prefix}-alerts")
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:{prefix}-alerts"
+    # Only a machine that publishes an alert may publish (`alerts: {events: []}`: never).
+    publishes = bool(set(job.alerts.events) & {"failure", "recovery"})
+    assert allows(policy, "sns:Publish", topic) is publishes

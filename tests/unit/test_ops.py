@@ -234,3 +234,150 @@ def test_the_cli_shows_every_non_printable_character_escaped() -> None:
     assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out, repr(out)
     assert "\\x1b]8;;https://evil.example\\x07click" in out and "DAY=\\u202e1202" in out
     assert "[red]not markup[/red]" in out
+
+
+# ------------------------------------------------------------------ issue 13: operations
+
+ECS_CAUSE = json.dumps(
+    {
+        "Attachments": [{"Details": [{"Name": "subnetId", "Value": "subnet-1"}]}],
+        "Containers": [
+            {"Name": "sidecar", "ExitCode": 0},
+            {"Name": "app", "ExitCode": 3, "LastStatus": "STOPPED"},
+        ],
+        "StopCode": "EssentialContainerExited",
+        "StoppedReason": "Essential container in task exited",
+        "TaskArn": "arn:aws:ecs:us-east-1:1:task/app/t3",
+    }
+)
+
+
+def _ecs_event(kind: str, when: int, **details: Any) -> dict[str, Any]:
+    key = {
+        "TaskScheduled": "taskScheduledEventDetails",
+        "TaskSubmitted": "taskSubmittedEventDetails",
+        "TaskSucceeded": "taskSucceededEventDetails",
+        "TaskFailed": "taskFailedEventDetails",
+    }[kind]
+    body = {"resourceType": "ecs", "resource": "runTask.sync", **details}
+    return {"type": kind, "timestamp": datetime(2026, 11, 22, 3, 0, when, tzinfo=UTC), key: body}
+
+
+def test_attempts_come_from_event_types_not_state_names() -> None:
+    from chalicelib.ops.attempts import attempts_from_history
+
+    submitted = {"output": json.dumps({"Tasks": [{"TaskArn": "arn:aws:ecs:r:1:task/app/t1"}]})}
+    events = [
+        {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "Anything"}},
+        _ecs_event("TaskScheduled", 0),
+        _ecs_event("TaskSubmitted", 1, **submitted),
+        _ecs_event("TaskFailed", 5, error="States.TaskFailed", cause=ECS_CAUSE.replace("t3", "t1")),
+        # A DynamoDB task between attempts is no attempt.
+        {"type": "TaskScheduled", "taskScheduledEventDetails": {"resourceType": "dynamodb"}},
+        _ecs_event("TaskScheduled", 35),  # refused: no capacity, no task
+        _ecs_event(
+            "TaskFailed",
+            36,
+            error="ECS.AmazonECSException",
+            cause=json.dumps({"Failures": [{"Reason": "RESOURCE:MEMORY"}]}),
+        ),
+        _ecs_event("TaskScheduled", 40),
+        _ecs_event("TaskSubmitted", 41, output=json.dumps({"Tasks": [{"TaskArn": "t/app/t3"}]})),
+    ]
+    first, refused, running = attempts_from_history(events, "app")
+    assert (first.number, first.status, first.exit_code, first.task_arn) == (
+        1,
+        "FAILED",
+        3,
+        "arn:aws:ecs:r:1:task/app/t1",
+    )
+    assert first.summary == (
+        "container app exited with code 3 "
+        "(EssentialContainerExited: Essential container in task exited)"
+    )
+    assert (refused.task_arn, refused.summary) == (
+        None,
+        "ECS could not start the task: RESOURCE:MEMORY",
+    )
+    assert (running.status, running.task_arn, running.started_at) == (
+        "RUNNING",
+        "t/app/t3",
+        "2026-11-22T03:00:40Z",
+    )
+    aborted = attempts_from_history([*events, {"type": "ExecutionAborted"}], "app")[-1]
+    assert aborted.status == "ABORTED"
+
+
+def test_causes_read_in_plain_words() -> None:
+    from chalicelib.ops.attempts import summarise
+
+    plain = summarise("Job.Failed", f"States.TaskFailed: {ECS_CAUSE}", "app")
+    assert plain is not None and plain.startswith("container app exited with code 3")
+    assert summarise("States.Timeout", "") == (
+        "the attempt ran longer than the job's timeout and was stopped"
+    )
+    assert summarise("Job.InvalidInput", "reason is over 500 characters\nmore") == (
+        "Job.InvalidInput: reason is over 500 characters"
+    )
+    assert len(summarise("E", "x" * 5000) or "") == 300
+    assert summarise(None, None) is None
+
+
+def test_an_empty_value_of_a_required_parameter_is_missing() -> None:
+    error = refused({"TARGET": ""})
+    assert error.field == "TARGET" and "required" in error.message
+
+
+def test_show_prints_links_whole_on_any_width() -> None:
+    """Before: a table cell cut the links with '…' under ~220 columns."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from jobctl.cli.ops import _print_run
+
+    url = "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/" + "x" * 150
+    run = RunDetail(run_id="r1", job="j", status="FAILED", console_url=url, cause=ECS_CAUSE)
+    buffer = StringIO()
+    _print_run(run, Console(file=buffer, width=80, color_system=None))
+    out = buffer.getvalue()
+    assert f"console_url {url}\n" in out
+    assert "…" not in out and '"Attachments"' not in out
+    assert "exited with code 3 (EssentialContainerExited" in " ".join(out.split())
+
+
+def test_wait_reports_an_execution_that_ended_before_recording_its_run() -> None:
+    """Before: --wait polled for the record forever, silently."""
+    from io import StringIO
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from chalicelib.ops.models import Progress, RunStarted
+    from jobctl.cli.ops import _started
+
+    started = RunStarted(job="j", run_id="manual-x", execution_arn="arn:x", triggered_by="me")
+    ended = Progress(
+        run_id="manual-x",
+        job="j",
+        execution_arn="arn:x",
+        status="FAILED",
+        error="DynamoDB.AmazonDynamoDBException",
+        summary="DynamoDB.AmazonDynamoDBException: the table is being deleted",
+    )
+    unrecorded = RunDetail(
+        run_id="manual-x",
+        job="j",
+        status="FAILED",
+        error=ended.error,
+        summary=ended.summary,
+        recorded=False,
+    )
+    service = SimpleNamespace(progress=lambda *a, **k: ended, run=lambda run_id: unrecorded)
+    buffer = StringIO()
+    args = SimpleNamespace(wait=True, json=False, poll=0.0)
+    status = _started(service, started, args, Console(file=buffer, width=200))  # type: ignore[arg-type]
+    out = buffer.getvalue()
+    assert status == 1
+    assert "the execution ended FAILED before it recorded the run" in out
+    assert "the table is being deleted" in out

@@ -161,3 +161,166 @@ def test_history_retention_is_validated_and_reaches_every_job(write_registry):
     path.write_text(path.read_text().replace("12h", "30d"))
     job = load_registry(path).job(None, "a")
     assert job is not None and job.history_retention == 30 * 86400
+
+
+# --- issue 13: required parameters, YAML slips, Kubernetes names ----------------------------
+
+
+def problems(path) -> list[str]:
+    with pytest.raises(RegistryError) as caught:
+        load_registry(path)
+    return rendered(caught.value)
+
+
+def test_a_scheduled_job_may_not_require_a_parameter_without_a_default(write_registry):
+    # Its trigger starts every run with no parameters: each would fail before its task ran.
+    path = write_registry(
+        """\
+        jobs:
+          replay:
+            schedule: rate(1 day)
+            parameters:
+              FROM: {pattern: '\\d+', required: true}
+              MODE: {enum: [a, b], default: a}
+        """
+    )
+    assert problems(path) == [
+        "13:30: job 'replay': parameters.FROM.required: parameter 'FROM' is required and has "
+        "no default, but the schedule starts runs without parameters: give it a default "
+        "instead of required, or make the job manual-only with enabled: false"
+    ]
+
+
+def test_a_manual_only_job_may_require_a_parameter(write_registry):
+    path = write_registry(
+        """\
+        environments:
+          staging: {}
+          production: {}
+        jobs:
+          backfill:
+            schedule: rate(1 day)
+            enabled: false
+            parameters:
+              DAY: {pattern: '\\d{4}-\\d{2}-\\d{2}', required: true}
+        """
+    )
+    job = load_registry(path).job("production", "backfill")
+    assert job is not None and job.parameters["DAY"].required and not job.enabled
+
+
+def test_the_required_parameter_rule_follows_each_environments_trigger(write_registry):
+    path = write_registry(
+        """\
+        environments:
+          staging: {}
+          production: {}
+        jobs:
+          backfill:
+            schedule: rate(1 day)
+            enabled: false
+            environments:
+              production: {enabled: true}
+            parameters:
+              DAY: {pattern: '\\d+', required: true}
+        """
+    )
+    assert problems(path) == [
+        "19:29: job 'backfill': parameters.DAY.required: parameter 'DAY' is required and has "
+        "no default, but the schedule starts runs without parameters: give it a default "
+        "instead of required, or make the job manual-only with enabled: false"
+    ]
+    assert load_registry(path, env="staging").job("staging", "backfill") is not None
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "jobs:\n  a:\n\tschedule: rate(1 hour)\n",
+            "11:1: not valid YAML: a tab indents this line: YAML indents with spaces only "
+            "(jobs.yaml uses 2 per level); replace the tab with spaces",
+        ),
+        (
+            "jobs:\n  a:\n    schedule: rate(1 hour)\n   command: [x]\n",
+            "12:4: not valid YAML: this line is indented 3 spaces, which matches no level above "
+            "it (4 ('schedule'), 2 ('a'), 0 ('jobs')): indent it like the key it belongs "
+            "beside, by the same number of spaces per level",
+        ),
+        (
+            "jobs:\n  a:\n    schedule: rate(1 hour)\n      command: [x]\n",
+            "12:7: not valid YAML: this line is indented deeper than 'schedule' above it, so "
+            "YAML reads it as the rest of that value: indent it 4 spaces like 'schedule'",
+        ),
+        (
+            "jobs:\n  a:\n    schedule: rate(1 hour)\n    description: Note: nightly\n",
+            "12:22: not valid YAML: a value that contains ': ' must be quoted: \"...\" or '...'",
+        ),
+    ],
+    ids=["tab", "three-spaces", "continued-value", "colon-in-value"],
+)
+def test_common_yaml_slips_get_a_plain_message_at_their_line(write_registry, text, expected):
+    assert problems(write_registry(text)) == [expected]
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        (
+            "command: bin/sync --full",
+            "12:14: job 'a': command: expected a list, found the text 'bin/sync --full': write "
+            "it as a list, e.g. [bin/sync, --full]",
+        ),
+        (
+            "command: bin/export --cols a,b --out out.csv",
+            "12:14: job 'a': command: expected a list, found the text 'bin/export --cols a,b "
+            "--out out.csv': write it as a list, e.g. [bin/export, --cols, 'a,b', --out, out.csv]",
+        ),
+        (
+            "command: bin/sync > /tmp/log",
+            "12:14: job 'a': command: expected a list, found the text 'bin/sync > /tmp/log': "
+            "write it as a list of arguments (exec form, no shell), or [sh, -c, '...']",
+        ),
+        (
+            "restartPolicy: OnFailure",
+            "12:5: job 'a': unknown key 'restartPolicy': Kubernetes' restartPolicy is 'retry' "
+            "here (e.g. retry: {retries: 2}): a failed attempt starts a new task",
+        ),
+        (
+            "resources: {limits: {cpu: 500m}}",
+            "12:5: job 'a': unknown key 'resources': Kubernetes' resources.requests/limits are "
+            "'cpu' and 'memory' here (e.g. cpu: 512, memory: 1024; Fargate sizes are checked)",
+        ),
+        (
+            "image: registry.example.com/app:1.2",
+            "12:5: job 'a': unknown key 'image': the image belongs in the ECS task definition: "
+            "register it there and name the task definition with 'task_definition'",
+        ),
+        (
+            "successfulJobsHistoryLimit: 3",
+            "12:5: job 'a': unknown key 'successfulJobsHistoryLimit': Kubernetes' "
+            "successfulJobsHistoryLimit is 'history: {retention: 90d}' here (every run is kept "
+            "for the retention)",
+        ),
+    ],
+    ids=[
+        "command",
+        "command-comma",
+        "command-shell",
+        "restartPolicy",
+        "resources",
+        "image",
+        "history",
+    ],
+)
+def test_kubernetes_habits_get_the_jobctl_equivalent(write_registry, line, expected):
+    path = write_registry(f"jobs:\n  a:\n    schedule: rate(1 hour)\n    {line}\n")
+    assert problems(path) == [expected]
+
+
+def test_a_cron_tz_prefix_names_the_timezone_key(write_registry):
+    path = write_registry('jobs:\n  a:\n    schedule: "CRON_TZ=Asia/Tokyo 0 3 * * *"\n')
+    assert problems(path) == [
+        "11:16: job 'a': schedule: 'CRON_TZ=' is not part of a schedule here: write "
+        "'timezone: Asia/Tokyo' beside 'schedule: \"0 3 * * *\"'"
+    ]

@@ -8,19 +8,26 @@ plan-time conflicts), apply calls. Each gateway types its client with a narrow `
 of exactly the calls it makes; the clients themselves come from `chalicelib.aws.clients`.
 Invariants: reads never mutate; `read` returns None for a resource that does not exist;
 writes are idempotent where AWS allows (a retried create of an existing resource converges).
+
+`glance` is the cheap read a plan without `--refresh` makes first: many resources of a kind
+through batch and list calls (a few calls for all of them, not a few each). A glanced
+resource may lack spec keys those calls do not return; its tags are complete. Plan believes
+a glance only where it agrees exactly with the desired resource and reads everything else in
+full with `read`, so what a plan changes is always planned from a full read.
 """
 
 from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import Any, ClassVar, Protocol, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 import botocore.exceptions
 
 from chalicelib.aws.clients import AwsContext, ClientFactory, error_code
-from jobctl.deploy.resources import Resource, ResourceKind, tag_list
+from jobctl.deploy.resources import Resource, ResourceKind, tag_dict, tag_list
 
 T = TypeVar("T")
 NOT_FOUND = {
@@ -113,6 +120,46 @@ def sync_tags_by_arn(client: TagsByArn, old: Resource, new: Resource) -> None:
     )
 
 
+# GetResources takes at most 100 ARNs per request.
+TAGGING_ARNS_PER_CALL = 100
+
+
+class TaggingPages(Protocol):
+    def paginate(self, *, ResourceARNList: list[str]) -> Iterable[Page]: ...
+
+
+class Tagging(Protocol):
+    """The Resource Groups Tagging API call the cheap reads make."""
+
+    def get_paginator(self, operation_name: str) -> TaggingPages: ...
+
+
+def tags_of(factory: ClientFactory, arns: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Tags of many resources by ARN, 100 ARNs per GetResources request (its limit).
+
+    A resource without tags (or that does not exist) is absent from the answer. The
+    tagging API is an index that can lag the services' own tags by a little: callers only
+    believe what it says when it agrees with the desired tags (a lagging answer then costs a
+    full read, never a wrong "unchanged").
+    """
+    client = cast(Tagging, factory.client("resourcegroupstaggingapi"))
+    found: dict[str, dict[str, str]] = {}
+    for start in range(0, len(arns), TAGGING_ARNS_PER_CALL):
+        chunk = list(arns[start : start + TAGGING_ARNS_PER_CALL])
+        for page in client.get_paginator("get_resources").paginate(ResourceARNList=chunk):
+            for mapping in page.get("ResourceTagMappingList", []):
+                found[mapping["ResourceARN"]] = tag_dict(mapping.get("Tags", []))
+    return found
+
+
+def each(call: Callable[[str], T], names: Sequence[str], workers: int) -> list[T]:
+    """`call` on every name, `workers` at a time, answers in the order of `names`."""
+    if not names:
+        return []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(call, names))
+
+
 def normalize_target(target: dict[str, Any]) -> dict[str, Any]:
     """An EventBridge rule's or Scheduler schedule's target, as compile writes it.
 
@@ -145,6 +192,13 @@ class Gateway(ABC):
 
     @abstractmethod
     def read(self, name: str) -> Resource | None: ...
+
+    def glance(self, names: Sequence[str], workers: int) -> dict[str, Resource]:
+        """The resources of `names` a cheap read finds (see the module docstring), by name.
+
+        Kinds without batch reads glance nothing: plan reads each of them in full.
+        """
+        return {}
 
     @abstractmethod
     def create(self, resource: Resource) -> None: ...

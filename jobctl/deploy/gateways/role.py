@@ -11,13 +11,16 @@ prune; the environment's shared trigger role (what EventBridge and Scheduler ass
 found by name only and deleted only by destroy. Invariants: the inline policy is always
 named `jobctl`; documents are compared decoded (IAM returns them URL-encoded); lists are
 sorted, so an unchanged role plans to nothing.
+A cheap plan glances at every role with one paginated GetAccountAuthorizationDetails (all
+of the account's roles, each with its trust, inline policies with their documents, attached
+policies, boundary and tags): the whole spec, so role drift costs no per-role read.
 """
 
 from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, Literal, Protocol, cast
 
@@ -76,6 +79,18 @@ class IamRoles(Protocol):
     def delete_role(self, *, RoleName: str) -> object: ...
 
 
+class DetailPages(Protocol):
+    def paginate(self, *, Filter: list[str]) -> Iterable[Page]: ...
+
+
+class IamDetails(Protocol):
+    """The one IAM call of the cheap read."""
+
+    def get_paginator(
+        self, operation_name: Literal["get_account_authorization_details"]
+    ) -> DetailPages: ...
+
+
 def _policy(document: Any) -> Any:
     """IAM returns policy documents URL-encoded (or already decoded by some SDKs)."""
     if isinstance(document, str):
@@ -104,16 +119,48 @@ class RoleGateway(Gateway):
             else None
         )
         attached = self._pages(self.client.list_attached_role_policies, name, "AttachedPolicies")
+        return self._resource(
+            role,
+            inline_names,
+            inline["PolicyDocument"] if inline else None,
+            [policy["PolicyArn"] for policy in attached],
+        )
+
+    def _resource(
+        self, role: dict[str, Any], inline_names: list[str], policy: Any, attached: list[str]
+    ) -> Resource:
+        """The role's spec from what IAM returned (GetRole and its lists, or a RoleDetail)."""
         boundary = role.get("PermissionsBoundary") or {}
         spec = {
             "path": role["Path"],
             "trust": _policy(role["AssumeRolePolicyDocument"]),
-            "policy": _policy(inline["PolicyDocument"]) if inline else None,
+            "policy": _policy(policy) if policy is not None else None,
             "other_inline": sorted(n for n in inline_names if n != INLINE_POLICY),
-            "attached": sorted(policy["PolicyArn"] for policy in attached),
+            "attached": sorted(attached),
             "boundary": boundary.get("PermissionsBoundaryArn"),
         }
+        name = role["RoleName"]
         return Resource(self.kind, name, spec, tag_dict(role.get("Tags", [])), arn=role["Arn"])
+
+    def glance(self, names: Sequence[str], workers: int) -> dict[str, Resource]:
+        wanted = set(names)
+        if not wanted:
+            return {}
+        client = cast(IamDetails, self.factory.client("iam"))
+        found = {}
+        pages = client.get_paginator("get_account_authorization_details").paginate(Filter=["Role"])
+        for page in pages:
+            for role in page.get("RoleDetailList", []):
+                if role["RoleName"] not in wanted:
+                    continue
+                inline = {
+                    p["PolicyName"]: p["PolicyDocument"] for p in role.get("RolePolicyList", [])
+                }
+                attached = [p["PolicyArn"] for p in role.get("AttachedManagedPolicies", [])]
+                found[role["RoleName"]] = self._resource(
+                    role, sorted(inline), inline.get(INLINE_POLICY), attached
+                )
+        return found
 
     @staticmethod
     def _pages(call: Callable[..., dict[str, Any]], role: str, key: str) -> list[Any]:

@@ -4,12 +4,15 @@ Spec: `{"definition": ASL as data, "role": ARN, "type", "logging": loggingConfig
 DescribeStateMachine returns it, "tracing": bool}`. Invariants: definitions are compared as
 data and written with sorted keys; a state machine being deleted reads as absent (its name
 is free again only once it is gone); calls that name a role retry while IAM propagates it.
+A cheap plan glances with one DescribeStateMachine each (no list call returns definitions)
+and the tags of all of them from the tagging API, 100 per call: the whole spec is seen, so a
+definition, role, logging or tracing changed by hand is found without `--refresh`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal, Protocol, cast
 
 import botocore.exceptions
@@ -18,9 +21,11 @@ from chalicelib.aws.clients import error_code
 from jobctl.deploy.gateways.base import (
     Gateway,
     Page,
+    each,
     read_or_none,
     retry_while_role_propagates,
     sync_tags,
+    tags_of,
 )
 from jobctl.deploy.resources import Resource, ResourceKind, tag_dict, tag_list
 
@@ -86,10 +91,29 @@ class StateMachineGateway(Gateway):
 
     def read(self, name: str) -> Resource | None:
         arn = self._arn(name)
+        described = self._describe(name)
+        if described is None:
+            return None
+        tags = self.client.list_tags_for_resource(resourceArn=arn).get("tags", [])
+        return self._resource(name, described, tag_dict(tags, "key", "value"))
+
+    def _describe(self, name: str) -> dict[str, Any] | None:
+        arn = self._arn(name)
         described = read_or_none(lambda: self.client.describe_state_machine(stateMachineArn=arn))
         if described is None or described.get("status") == "DELETING":
             return None
-        tags = self.client.list_tags_for_resource(resourceArn=arn).get("tags", [])
+        return described
+
+    def glance(self, names: Sequence[str], workers: int) -> dict[str, Resource]:
+        described = dict(zip(names, each(self._describe, names, workers), strict=True))
+        found = {name: answer for name, answer in described.items() if answer is not None}
+        tags = tags_of(self.factory, [self._arn(name) for name in found])
+        return {
+            name: self._resource(name, answer, tags.get(self._arn(name), {}))
+            for name, answer in found.items()
+        }
+
+    def _resource(self, name: str, described: dict[str, Any], tags: dict[str, str]) -> Resource:
         logging = described.get("loggingConfiguration") or {}
         spec = {
             "definition": json.loads(described["definition"]),
@@ -102,7 +126,7 @@ class StateMachineGateway(Gateway):
             },
             "tracing": bool((described.get("tracingConfiguration") or {}).get("enabled", False)),
         }
-        return Resource(self.kind, name, spec, tag_dict(tags, "key", "value"), arn=arn)
+        return Resource(self.kind, name, spec, tags, arn=self._arn(name))
 
     def create(self, resource: Resource) -> None:
         try:

@@ -17,7 +17,12 @@
    `ECS.AmazonECSException` (the error code is only in the Cause). Fixed in the integration,
    which also lets `EcsDouble` inject both (capacity; throttling and other API errors).
    The request's `CapacityProviderStrategy`, which moto's list of RunTask fields lacks, is
-   passed on instead of silently dropped.
+   passed on instead of silently dropped (moto places FARGATE/FARGATE_SPOT ones on Fargate).
+   A task that needs EC2 container instances (launch type EC2, an Auto Scaling group
+   capacity provider) on a cluster with none makes moto raise a bare Exception (a 500, a
+   traceback on the console, retried until the run times out); the integration answers
+   ECS's InvalidParameterException "No Container Instances were found in your cluster."
+   instead, so the run fails at once with ECS's words.
 8. `aws-sdk:*` integrations do not normalise either, which only works for services whose API
    is already PascalCase (DynamoDB): `aws-sdk:sfn:stopExecution` (concurrency: replace)
    fails with KeyError 'ExecutionArn'. Fixed with the same converters as 2 (`BotoShapes`).
@@ -230,9 +235,38 @@ def _run_task(
     if fault == "capacity":
         failure = {"arn": parameters.get("taskDefinition", ""), "reason": "RESOURCE:MEMORY"}
         return {"tasks": [], "failures": [failure]}
+    if not _on_fargate(parameters) and not client.list_container_instances(
+        cluster=parameters.get("cluster", "default")
+    ).get("containerInstanceArns"):
+        # EC2 (a launch type, or a capacity provider of an Auto Scaling group) needs
+        # container instances. moto raises a bare Exception for it (a 500 with a traceback
+        # on the console, retried until the run's timeout); ECS answers this error.
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "InvalidParameterException",
+                    "Message": "No Container Instances were found in your cluster.",
+                },
+                "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "jobctl-double"},
+            },
+            "RunTask",
+        )
     response: dict[str, Any] = client.run_task(**parameters)
     response.pop("ResponseMetadata", None)
     return response
+
+
+FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
+
+
+def _on_fargate(parameters: dict[str, Any]) -> bool:
+    """Whether RunTask places the task on Fargate: launch type FARGATE, or a capacity
+    provider strategy whose providers are Fargate's own (FARGATE, FARGATE_SPOT)."""
+    strategy = parameters.get("capacityProviderStrategy") or []
+    if strategy:
+        return all(item.get("capacityProvider") in FARGATE_PROVIDERS for item in strategy)
+    # Neither: the cluster's default strategy decides, as moto does (jobctl always sends one).
+    return parameters.get("launchType") in ("FARGATE", None)
 
 
 def _cause(error: ClientError) -> str:

@@ -1,7 +1,8 @@
 """Scaled time for moto's interpreter (defect 6).
 
-6. Retry intervals and task timeouts run in real time. `set_time_speed(factor)` scales both
-   (tests), without touching the compiled definitions.
+6. Retry intervals, Wait states and task timeouts run in real time. `set_time_speed(factor)`
+   scales them (tests), without touching the compiled definitions. (A Wait state waits as
+   long as a retry: jobctl's only Wait is the counted retry loop's interval.)
 
 Installed by copying `TimeoutAtSpeed`'s method onto moto's `Timeout` (the base of every
 TimeoutSeconds kind, which moto never looks up by name) and by giving moto's retrier a
@@ -15,6 +16,9 @@ import time
 
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import Timeout
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+    WaitFunction,
+)
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 
 from jobctl.local.moto.hook import Override, Patch, methods_onto
@@ -41,6 +45,17 @@ class TimeoutAtSpeed(Timeout):
         env.stack.append(self._eval_seconds(env=env) * _Speeds.timeout)
 
 
+class WaitAtSpeed(WaitFunction):
+    def _wait_interval(self, env: Environment, wait_seconds: int) -> None:
+        # moto waits on the execution's event (set when it stops): keep that, scaled.
+        deadline = time.monotonic() + wait_seconds * _Speeds.retry
+        while env.is_running():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            env.program_state_event.wait(left)
+
+
 class ScaledClock:
     """What moto's retrier sees as its `time` module: only `sleep` is scaled.
 
@@ -62,6 +77,7 @@ class ScaledClock:
 
 PATCHES = (
     *methods_onto(Timeout, TimeoutAtSpeed),
+    *methods_onto(WaitFunction, WaitAtSpeed),
     Patch(retrier_decl, "time", ScaledClock),
 )
-OVERRIDES = (Override(TimeoutAtSpeed, Timeout),)
+OVERRIDES = (Override(TimeoutAtSpeed, Timeout), Override(WaitAtSpeed, WaitFunction))

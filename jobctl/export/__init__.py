@@ -1,0 +1,1 @@
+"""Exports of what `jobctl apply` deploys, for pipelines that deploy by other tools."""
