@@ -230,12 +230,11 @@ class ConsoleApp:
         detail = self.ops.job(name)
         runs = self.ops.runs(name, limit=30).runs
         now = self.clock()
-        summary = JobSummary(**{key: getattr(detail, key) for key in JobSummary.model_fields})
         return self._page(
             "job.html",
             status,
             job=detail,
-            row=views.job_row(summary, runs[: views.RECENT_RUNS], now),
+            row=views.job_row(detail, runs[: views.RECENT_RUNS], now),
             schedule_text=schedule_text(detail.schedule, detail.timezone),
             next_runs=views.fire_times(detail.next_runs, detail.timezone),
             timeout=duration_text(detail.timeout),
@@ -303,7 +302,7 @@ class ConsoleApp:
             "run.html",
             status,
             run=run,
-            row=views.run_row(run, run.skip_reason),
+            row=views.run_row(run),
             attempts=attempts,
             cause=_short(run.cause),
             task_url=task_url(task),

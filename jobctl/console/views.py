@@ -69,7 +69,7 @@ class JobRow:
     runs: list[RunRow] = field(default_factory=list)
 
 
-def run_row(run: RunSummary, skip_reason: str | None = None) -> RunRow:
+def run_row(run: RunSummary) -> RunRow:
     seconds = seconds_between(run.started_at, run.ended_at)
     late = seconds_between(run.scheduled_time, run.started_at)
     return RunRow(
@@ -86,7 +86,7 @@ def run_row(run: RunSummary, skip_reason: str | None = None) -> RunRow:
         duration_seconds=seconds,
         attempts="-" if run.attempts is None else str(run.attempts),
         exit_code="-" if run.exit_code is None else str(run.exit_code),
-        skip_reason=skip_reason or getattr(run, "skip_reason", None) or "-",
+        skip_reason=run.skip_reason or "-",
     )
 
 

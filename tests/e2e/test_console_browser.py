@@ -13,9 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,9 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_local_cli import READY, TERMINAL, Output
+from tests.support.local_process import ROOT, TERMINAL, Output, running_local
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("JOBCTL_CHROMIUM") or next(
     (found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None
 )
@@ -92,33 +89,13 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     directory = tmp_path_factory.mktemp("console")
     registry = directory / "jobs.yaml"
     registry.write_text(REGISTRY, encoding="utf-8")
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("AWS_") and key.lower() not in ("http_proxy", "https_proxy")
-    }
-    env["PYTHONUNBUFFERED"] = "1"
-    argv = [sys.executable, "-m", "jobctl.cli.main", "local", "-f", str(registry), "--port", "0"]
-    argv += ["--time-speed", "0.01", "--fire", "hello", "--fire", "broken"]
-    process = subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    output = Output(process.stdout)
-    try:
-        ready = output.wait_line(READY.pattern, timeout=90)
+    args = ["--time-speed", "0.01", "--fire", "hello", "--fire", "broken"]
+    with running_local(registry, *args, ready_timeout=90) as (process, output, ready):
         handle = Console(process, output, ready.group(1))
         # The fired runs end before the pages are read (their badges depend on it).
         for job in ("hello", "broken"):
             handle.wait_line(rf"run   {job} \S+: ({TERMINAL})")
         yield handle
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,8 @@ from typing import Any
 import boto3
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.local_process import ROOT, TERMINAL, Output, local_environment, running_local
+
 REGISTRY = """\
 version: 1
 project: loc
@@ -73,8 +74,6 @@ jobs:
     command: [python, -c, "print('never runs')"]
     alerts: {events: []}
 """
-READY = re.compile(r"jobctl local: ready: api (\S+) aws (\S+)")
-TERMINAL = "SUCCEEDED|FAILED|TIMED_OUT|ABORTED|SKIPPED"
 
 
 @dataclass
@@ -83,45 +82,6 @@ class Webhook:
 
     posts: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
-
-
-class Output:
-    """The process's output lines, collected by a thread; waits are woken by each line."""
-
-    def __init__(self, stream: Any) -> None:
-        self.lines: list[str] = []
-        self.closed = False
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _pump(self, stream: Any) -> None:
-        for raw in stream:
-            with self._cond:
-                self.lines.append(raw.rstrip("\n"))
-                self._cond.notify_all()
-        with self._cond:
-            self.closed = True
-            self._cond.notify_all()
-
-    def wait_line(self, pattern: str, timeout: float) -> re.Match[str]:
-        """The first line (printed so far or later) matching `pattern`."""
-        wanted = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        scanned = 0
-        with self._cond:
-            while True:
-                for line in self.lines[scanned:]:
-                    match = wanted.search(line)
-                    if match:
-                        return match
-                scanned = len(self.lines)
-                remaining = deadline - time.monotonic()
-                if self.closed or remaining <= 0:
-                    why = "exited" if self.closed else f"printed nothing like it in {timeout}s"
-                    tail = "\n".join(self.lines[-40:])
-                    raise AssertionError(f"waiting for {pattern!r}: jobctl local {why}:\n{tail}")
-                self._cond.wait(remaining)
 
 
 @dataclass
@@ -201,37 +161,14 @@ def local(tmp_path_factory: pytest.TempPathFactory, webhook: Webhook) -> Iterato
     directory = tmp_path_factory.mktemp("local")
     registry = directory / "jobs.yaml"
     registry.write_text(REGISTRY, encoding="utf-8")
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("AWS_") and key.lower() not in ("http_proxy", "https_proxy")
-    }
-    env["PYTHONUNBUFFERED"] = "1"
+    env = local_environment()
     env["PYTHONFAULTHANDLER"] = "1"  # a hung shutdown is dumped on SIGABRT (see _exit_status)
-    argv = [sys.executable, "-m", "jobctl.cli.main", "local", "-f", str(registry), "--port", "0"]
-    argv += ["--time-speed", "0.01", "--slack-webhook", webhook.url]
-    argv += ["--fire", "hello", "--fire", "broken"]
-    process = subprocess.Popen(
-        argv,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    handle = Local(process, Output(process.stdout), webhook, registry=registry)
-    try:
-        ready = handle.wait_line(READY.pattern, timeout=60)
+    args = ["--time-speed", "0.01", "--slack-webhook", webhook.url]
+    args += ["--fire", "hello", "--fire", "broken"]
+    with running_local(registry, *args, env=env) as (process, output, ready):
+        handle = Local(process, output, webhook, registry=registry)
         handle.api, handle.aws = ready.group(1), ready.group(2)
         yield handle
-    finally:
-        if process.poll() is None:  # a test failed before interrupting it: stop it cleanly
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
 
 
 def _run_ended(local: Local, job: str) -> tuple[str, str]:

@@ -10,9 +10,6 @@ streams, the logs of each attempt, `show`, `job`, `stop`.
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from jobctl.cli.main import main
-
-from .test_local_cli import READY, ROOT, Output
+from tests.support.local_process import running_local
 
 REGISTRY = """\
 version: 1
@@ -72,23 +68,13 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, s
     directory = tmp_path_factory.mktemp("oncall")
     registry = directory / "jobs.yaml"
     registry.write_text(REGISTRY, encoding="utf-8")
-    argv = [sys.executable, "-m", "jobctl.cli.main", "local", "-f", str(registry)]
-    argv += ["--port", "0", "--time-speed", "0.01"]
     env = {"PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1", "HOME": str(directory)}
-    process = subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    output = Output(process.stdout)
-    try:
-        ready = output.wait_line(READY.pattern, timeout=60)
+    with running_local(registry, "--time-speed", "0.01", env=env, stop_timeout=30) as (
+        _process,
+        _output,
+        ready,
+    ):
         yield registry, ready.group(2)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @pytest.fixture
