@@ -6,7 +6,6 @@ route answers, what it starts, and every error path.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ from chalicelib.aws.clients import ClientFactory
 from jobctl.deploy.service import DeployService
 from jobctl.local.seed import register_task_definition
 from jobctl.registry.loader import parse_registry
+from tests.support.api_caller import sign_requests_as
 from tests.support.aws import offline_aws
 from tests.support.history import put_runs, run_item
 from tests.support.registries import BASE
@@ -80,18 +80,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     offline_aws(monkeypatch, REGION)
     monkeypatch.setenv("JOBCTL_HISTORY_TABLE", "api-history")
     monkeypatch.setenv("JOBCTL_PREFIX", "api")
-    # API Gateway puts the SigV4-verified caller in the request context; chalice's local
-    # gateway does not, so the test adds it where API Gateway would.
-    create_event = LambdaEventConverter.create_lambda_event
-    request_ids = itertools.count(1)
-
-    def with_identity(self: Any, *args: Any, **kwargs: Any) -> Any:
-        event = create_event(self, *args, **kwargs)
-        event["requestContext"]["identity"]["userArn"] = ALICE
-        event["requestContext"]["requestId"] = f"request-{next(request_ids)}"
-        return event
-
-    monkeypatch.setattr(LambdaEventConverter, "create_lambda_event", with_identity)
+    sign_requests_as(monkeypatch, ALICE)
     with mock_aws():
         ecs = boto3.client("ecs", region_name=REGION)
         register_task_definition(ecs)

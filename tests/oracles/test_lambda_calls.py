@@ -14,14 +14,12 @@ botocore shape too.
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from chalice.local import LambdaEventConverter
 from chalice.test import Client
 from moto import mock_aws
 
@@ -31,6 +29,7 @@ from jobctl.deploy.lambda_policies import FUNCTIONS, function_policy
 from jobctl.deploy.service import DeployService
 from jobctl.local.seed import register_task_definition
 from jobctl.registry.loader import parse_registry
+from tests.support.api_caller import sign_requests_as
 from tests.support.aws import offline_aws
 from tests.support.botocore_shapes import problems
 from tests.support.call_recorder import Call, recording
@@ -125,22 +124,31 @@ def to_iam(call: Call) -> list[IamRequest]:
     raise UnmappedCall(f"no IAM mapping for {call.service}.{call.operation}: add it to to_iam")
 
 
+def assert_granted_and_well_shaped(calls: list[Call], policy: dict[str, Any]) -> None:
+    """Every recorded call is allowed by `policy`, request by request, and fits its
+    botocore shape."""
+    denied = sorted(
+        {
+            f"{call.service}.{call.operation}: {request.describe()}"
+            for call in calls
+            for request in to_iam(call)
+            if not allows(policy, request.action, request.resource, **request.context)
+        }
+    )
+    assert denied == [], "\n".join(denied)
+    shapes = sorted(
+        {f"{c.operation}: {p}" for c in calls for p in problems(c.service, c.operation, c.params)}
+    )
+    assert shapes == []
+
+
 @pytest.fixture(scope="module")
 def platform() -> Iterator[Client]:
     patch = pytest.MonkeyPatch()
     offline_aws(patch, REGION)
     patch.setenv("JOBCTL_HISTORY_TABLE", TABLE)
     patch.setenv("JOBCTL_PREFIX", BASE_NAME)
-    create_event = LambdaEventConverter.create_lambda_event
-    request_ids = itertools.count(1)
-
-    def with_identity(self: Any, *args: Any, **kwargs: Any) -> Any:
-        event = create_event(self, *args, **kwargs)
-        event["requestContext"]["identity"]["userArn"] = ALICE
-        event["requestContext"]["requestId"] = f"request-{next(request_ids)}"
-        return event
-
-    patch.setattr(LambdaEventConverter, "create_lambda_event", with_identity)
+    sign_requests_as(patch, ALICE)
     with mock_aws():
         register_task_definition(boto3.client("ecs", region_name=REGION))
         deploy = DeployService(ClientFactory(region=REGION), parse_registry(JOBS), ENV)
@@ -226,19 +234,7 @@ def test_every_call_a_function_makes_is_allowed_by_its_policy(
     mine = [c for c in calls if c.service != "sts"]
     assert mine, f"{function} made no AWS call: nothing was checked"
     policy = function_policy(PROJECT, ENV, function, account=ACCOUNT, region=REGION)
-    denied = sorted(
-        {
-            f"{call.service}.{call.operation}: {request.describe()}"
-            for call in mine
-            for request in to_iam(call)
-            if not allows(policy, request.action, request.resource, **request.context)
-        }
-    )
-    assert denied == []
-    shapes = sorted(
-        {f"{c.operation}: {p}" for c in mine for p in problems(c.service, c.operation, c.params)}
-    )
-    assert shapes == []
+    assert_granted_and_well_shaped(mine, policy)
 
 
 def test_a_call_no_policy_grants_is_found() -> None:
@@ -316,16 +312,4 @@ def test_the_readme_operator_policy_allows_every_call_the_ops_cli_makes(
     mine = [c for c in calls if c.service != "sts"]
     assert {c.operation for c in mine} >= {"Query", "GetItem", "StartExecution"}
     policy = readme_operator_policy()
-    denied = sorted(
-        {
-            f"{call.service}.{call.operation}: {request.describe()}"
-            for call in mine
-            for request in to_iam(call)
-            if not allows(policy, request.action, request.resource, **request.context)
-        }
-    )
-    assert denied == [], "\n".join(denied)
-    shapes = sorted(
-        {f"{c.operation}: {p}" for c in mine for p in problems(c.service, c.operation, c.params)}
-    )
-    assert shapes == []
+    assert_granted_and_well_shaped(mine, policy)

@@ -12,12 +12,10 @@ from collections.abc import Iterator
 import pytest
 
 from jobctl.deploy.lambda_policies import function_policy
-from tests.oracles.test_lambda_calls import to_iam
+from tests.oracles.test_lambda_calls import assert_granted_and_well_shaped
 from tests.support.alert_env import ACCOUNT, REGION, AlertEnv, alert_env, job_config
 from tests.support.alert_samples import run_alert
-from tests.support.botocore_shapes import problems
 from tests.support.call_recorder import recording
-from tests.support.iam_eval import allows
 from tests.support.slack_server import SlackServer, slack_server_fixture  # noqa: F401
 
 # README step 6: the webhooks are stored under `jobctl/<project>-<env>/` (here project
@@ -54,16 +52,4 @@ def test_every_call_notify_slack_makes_is_allowed_by_its_policy(env: AlertEnv) -
         "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*",
     }
     policy = {**policy, "Statement": [*policy["Statement"], tail]}
-    denied = sorted(
-        {
-            f"{call.service}.{call.operation}: {request.describe()}"
-            for call in mine
-            for request in to_iam(call)
-            if not allows(policy, request.action, request.resource, **request.context)
-        }
-    )
-    assert denied == [], "\n".join(denied)
-    shapes = sorted(
-        {f"{c.operation}: {p}" for c in mine for p in problems(c.service, c.operation, c.params)}
-    )
-    assert shapes == []
+    assert_granted_and_well_shaped(mine, policy)
