@@ -76,7 +76,22 @@ def robfig(text: str, zone: str) -> tuple[SourceSchedule, list[tuple[str, str]],
         raise NotASchedule(f"'{shown}' is not a 5-field cron expression")
     fields[2], fields[4] = ("*" if f == "?" else f for f in (fields[2], fields[4]))
     expression = " ".join(fields)
-    return SourceSchedule("unix", expression, zone, shown), _with_utc(expression, zone), zone
+    # jobs.yaml gets robfig's reading spelled out where jobctl's Unix cron reads the same
+    # text otherwise: a day-of-week `N/S` runs to robfig's last day, 6 (Saturday), where
+    # jobctl's (Vixie's) runs to 7 (Sunday again): `1/1` is Mon-Sat there, Mon-Sun here.
+    written = " ".join([*fields[:4], _robfig_weekdays(fields[4])])
+    return SourceSchedule("unix", expression, zone, shown), _with_utc(written, zone), zone
+
+
+_OPEN_STEP = re.compile(r"(\d+)/(\d+)")
+
+
+def _robfig_weekdays(field: str) -> str:
+    """`1/2,5` -> `1-6/2,5`: every open-ended day-of-week step closed at robfig's 6."""
+    return ",".join(
+        f"{step.group(1)}-6/{step.group(2)}" if (step := _OPEN_STEP.fullmatch(item)) else item
+        for item in field.split(",")
+    )
 
 
 def _with_utc(value: str, zone: str) -> list[tuple[str, str]]:

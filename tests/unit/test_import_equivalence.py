@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobctl.importers.equivalence import SourceSchedule, prove, split_of
+from jobctl.importers.schedules import robfig
 
 ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo", "Australia/Sydney"]
 
@@ -37,14 +38,26 @@ def test_proven_schedules_really_agree(
     """A verdict of 'equivalent' holds; a refusal always names a reason."""
     dom, dow = (dom, "*") if which == "dom" else ("*", dow)
     expression = f"{minute} {hour} {dom} {month} {dow}"
-    source = SourceSchedule("unix", expression, zone, expression)
-    check, chosen = prove(source, [(expression, zone), (expression, "UTC")], "Kubernetes")
+    source, candidates, _ = robfig(expression, zone)
+    written = candidates[0][0]  # robfig's reading, spelled for jobctl's Unix cron
+    check, chosen = prove(source, candidates, "Kubernetes")
     if chosen is None:
         assert check.first_difference or check.note
     else:
-        assert check.equivalent and chosen[0] == expression
+        assert check.equivalent and chosen[0] == written
     if zone == "UTC":  # no DST: a Unix expression with one '*' day field always converts
-        assert chosen == (expression, "UTC")
+        assert chosen == (written, "UTC")
+
+
+def test_an_open_weekday_step_is_written_as_robfig_reads_it() -> None:
+    """Found by the property above: `1/1` is Mon-Sat for Kubernetes (robfig's weekdays end
+    at 6) and Mon-Sun for jobctl's Unix cron (Vixie's end at 7)."""
+    source, candidates, _ = robfig("* 0 * * 1/1", "UTC")
+    assert candidates == [("* 0 * * 1-6/1", "UTC")]
+    check, chosen = prove(source, candidates, "Kubernetes")
+    assert check.equivalent and chosen == ("* 0 * * 1-6/1", "UTC")
+    verbatim, _ = prove(source, [("* 0 * * 1/1", "UTC")], "Kubernetes")
+    assert verbatim.first_difference == "2026-01-04T00:00Z: jobctl runs, Kubernetes does not"
 
 
 @settings(max_examples=15, deadline=None)
