@@ -10,6 +10,7 @@ refused transactions included, as DynamoDB bills them) and SNS publishes.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -23,17 +24,6 @@ from jobctl.local.moto import ecs_double, install, set_time_speed
 from tests.e2e.conftest import REGION, Platform
 
 PRICE_PER_TRANSITION = 0.025 / 1000
-
-
-def transitions(platform: Platform, arn: str) -> tuple[int, list[str]]:
-    """States entered plus retry attempts (AWS bills each retry as a transition)."""
-    events = platform.events(arn)
-    entered = [
-        e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")
-    ]
-    attempts = sum(1 for e in events if e["type"] == "TaskScheduled")
-    tasks_entered = sum(1 for e in events if e["type"] == "TaskStateEntered")
-    return len(entered) + attempts - tasks_entered, entered
 
 
 def writes_and_publishes(platform: Platform, arn: str) -> tuple[int, int]:
@@ -61,6 +51,8 @@ def main() -> None:
         os.environ.pop(name, None)
     install()
     set_time_speed(0.001)
+    # moto logs every failed state (a refusal, a Fail state) with its whole parse tree.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
     scheduled = time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime())
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         platform = Platform()
@@ -107,12 +99,18 @@ def main() -> None:
                 ),
             )
         )
+        cases.append(
+            (
+                "failure: input the API refuses, alert",
+                platform.run("params", "invalid", {"trigger": "manual", "parameters": []}),
+            )
+        )
         print(
             f"{'run':<40} {'transitions':>11} {'$ per 1M runs':>13} {'ddb items':>9}"
             f" {'sns':>3}  states"
         )
         for label, ended in cases:
-            count, names = transitions(platform, ended["executionArn"])
+            count, names = platform.transitions(ended["executionArn"])
             writes, publishes = writes_and_publishes(platform, ended["executionArn"])
             print(
                 f"{label:<40} {count:>11} {count * PRICE_PER_TRANSITION * 1e6:>13.2f}"

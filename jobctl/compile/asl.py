@@ -1,33 +1,46 @@
 """One resolved job -> its Step Functions state machine (Amazon States Language, JSONata).
 
-Owns the run protocol every job follows:
+Owns the run protocol every job follows (Step Functions bills each state entered):
 
-    [Late?] -> Claim -> Valid? -> RunTask -> RecordSuccess -> Release -> [Recovered? -> NotifyRecovery] -> Succeeded
-                 | conflict   | bad input  | error (after retries)
-                 v            v            v
-              Diagnose -> Skip* -> RecordSkip -> Skipped     RecordFailure -> ReleaseFailed -> Alert -> Failed
+    Claim -> RunTask -> Finish                              a success: 3 transitions
+      |         | error (after native retries)   | refused (a recovery, a lost lock)
+      |         v                                 v
+      |      [Classify -> Wait -> RunTaskAgain]  RecordSuccess -> Release -> [Recovered? -> NotifyRecovery]
+      |         v
+      |      FinishFailed -> Alert -> Failed           a failure: 5 + retries
+      | refused: bad input, or a late start (QueryEvaluationError)
+      +--> [RecordSkip (late)] -> RecordInvalid -> Alert -> Failed
+      | conflict (TransactionCanceled)
+      +--> Diagnose -> Blocked? -> RecordSkip | [StopHolder] -> ClaimAgain
 
-- Claim is one DynamoDB transaction: the job is not paused (META item), this scheduled minute
-  was not claimed before (DEDUPE item: EventBridge delivers at least once), the concurrency
-  lock is free or its lease expired (forbid/replace), and the RUNNING run record is written.
+- Claim, the first state, admits the run and claims it. Its run record's status
+  (`admission`) throws for input the API would have refused (`input_error`: StartExecution
+  is open to anyone with the permission, and what they pass as `triggered_by` is only a
+  claim) and for a scheduled run started later than its starting_deadline; the Catch on
+  `States.QueryEvaluationError` decides again from the input which it was. Otherwise one
+  DynamoDB transaction: the job is not paused (META item), this scheduled minute was not
+  claimed before (DEDUPE item: EventBridge delivers at least once), the concurrency lock is
+  free or its lease expired (forbid/replace), and the RUNNING run record is written. It
+  assigns every variable later states read, on success and in each Catch.
+- Finish records the success and releases the lock in one transaction, conditioned on the
+  job's last outcome not being a failure, so "recovered?" costs nothing without news;
+  FinishFailed does the same for a failure. Refused, the step-by-step path writes what it
+  may and announces the recovery.
 - A manual run or re-run of a `forbid` job may carry the operator's `concurrency: allow`
   (recorded as the run's `concurrency_override`): its Claim, Finish and Release leave the
   lock alone (neither taken, waited for nor freed: the holder keeps it), through the same
   states and transitions; pause, dedupe and the run record are as for every run.
-- Valid? fails the run (`Job.InvalidInput`) when its input is one the API would have refused
-  and JSONata can tell with the API's meaning (`input_error`): StartExecution is open to
-  anyone with the permission, and what they pass as `triggered_by` is only a claim.
-- Retries are split by failure class: capacity/throttling on RunTask (ECS.AmazonECSException,
-  AmazonECS.Unknown) uses the capacity policy; the job itself failing (States.TaskFailed)
-  uses the job's policy; States.Timeout is retried only with `retry.on_timeout`. RunTask is
-  a Parallel state whose branch is one attempt: it renames the ECS API errors no retry
-  fixes (CONFIGURATION_ERRORS, by the error code in the Cause) to Job.ConfigurationError,
-  which fails the run at once.
+- Retries are split by failure class: the job itself failing (States.TaskFailed) retries
+  natively with the job's policy; States.Timeout only with `retry.on_timeout`. An ECS API
+  error goes to `Classify`: a configuration error (CONFIGURATION_ERRORS, by the error code
+  in the Cause) fails the run at once as Job.ConfigurationError; capacity and throttling
+  retry through counted Wait states with the capacity policy.
 - JSONata is required for time arithmetic (late starts, lock leases, TTLs), which JSONPath
   cannot express. Environment-scoped ARNs appear as `${Partition}`, `${Region}` and
   `${AccountId}` placeholders, filled at deploy time.
 Invariants: pure and deterministic (same job -> byte-identical JSON); every Task has a
-Catch path that ends in a recorded state; no state reads the wall clock except via $millis();
+Catch path that ends in a recorded state; no state reads the wall clock except via $millis(),
+$now() and the execution's start time;
 a string from jobs.yaml is never evaluated: it is emitted through `_literal` (a field) or
 `_quote`/`_json` (inside an expression) and reaches AWS as written, whatever it contains.
 """
@@ -92,12 +105,21 @@ INVALID_INPUT = "Job.InvalidInput"
 INPUT_LIMITS = {"reason": 500, "triggered_by": 2048, "rerun_of": 80, "scheduled_time": 64}
 MAX_PARAMETERS = 50
 TRIGGERS = ["schedule", "manual", "rerun", "slack"]
+# What a `scheduled_time` must look like (EventBridge's `time`, Scheduler's scheduled time):
+# an ISO 8601 UTC or offset time that $toMillis reads. A JSONata regex, kept to what
+# ECMAScript (AWS) and Python (moto) read alike.
+SCHEDULED_TIME = (
+    "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]"
+    "(:[0-5][0-9](\\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
 # An operator's explicit `concurrency: allow` (the API's `concurrency` field): a manual run or
 # re-run of a `forbid` job that runs beside the lock's holder, taking no lock. Honoured for
 # these triggers only: a scheduled delivery carrying it is refused as invalid input.
 OVERRIDE_TRIGGERS = ["manual", "rerun"]
 CONCURRENCY_OVERRIDE = "allow"
 CONDITION_FAILED = ["DynamoDB.ConditionalCheckFailedException"]
+# What Step Functions fails a state with when a JSONata expression throws (`$error`).
+QUERY_ERROR = "States.QueryEvaluationError"
 TRANSACTION_CANCELED = ["DynamoDb.TransactionCanceledException"]
 # Dedupe markers and skipped runs expire; run records follow the history retention.
 DEDUPE_TTL_SECONDS = 7 * 86400
@@ -161,7 +183,7 @@ def _literal(value: str) -> str:
 
 
 def _json_input(name: str) -> str:
-    """The execution input's field `name` as a string ('' when absent), read by `Start`."""
+    """The execution input's field `name` as a string ('' when absent)."""
     return f"($exists($states.input.{name}) ? $string($states.input.{name}) : '')"
 
 
@@ -175,6 +197,37 @@ def _jsonata(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_jsonata(item) for item in value) + "]"
     return _json(value)
+
+
+# A JSONata string literal, or a variable reference `$name` outside one.
+_STRING_OR_VARIABLE = re.compile(
+    r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|\$([A-Za-z_]\w*)""", re.DOTALL
+)
+
+
+def _inline(value: Any, definitions: dict[str, str]) -> Any:
+    """`value` (a field, or objects and lists of them) with every reference to a variable in
+    `definitions` replaced by its defining expression, in parentheses.
+
+    For the first state, which assigns the variables: its own expressions are evaluated
+    before its Assign, so they must compute what the variables will hold. Definitions read
+    only `$states`, never a variable, so one pass is enough. String literals (a `_quote`d
+    value from jobs.yaml) are left as written, whatever they contain.
+    """
+    if isinstance(value, str) and value.startswith("{%") and value.endswith("%}"):
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(2)
+            if name is None or name not in definitions:
+                return match.group(0)
+            return f"({definitions[name]})"
+
+        return _expr(_STRING_OR_VARIABLE.sub(replace, value[2:-2]))
+    if isinstance(value, dict):
+        return {key: _inline(item, definitions) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_inline(item, definitions) for item in value]
+    return value
 
 
 def _wait_name(seconds: int) -> str:
@@ -231,8 +284,8 @@ class _Builder:
         failure = "failure" in job.alerts.events
         alert_or_fail = "Alert" if failure else "Failed"
         states: Json = {
-            "Start": self.start(),
-            "Claim": self.claim(),
+            "Claim": self.claim(first=True),
+            "ClaimAgain": self.claim(first=False),
             "Diagnose": self.diagnose(),
             "Blocked?": self.blocked(),
             "RecordSkip": self.record_skip(),
@@ -271,7 +324,7 @@ class _Builder:
                 "jobs.yaml; do not edit"
             ),
             "QueryLanguage": "JSONata",
-            "StartAt": "Start",
+            "StartAt": "Claim",
             "States": states,
         }
 
@@ -279,56 +332,64 @@ class _Builder:
         """Where a failure before the task started goes (no run record could be written)."""
         return "Alert" if "failure" in self.job.alerts.events else "Failed"
 
-    def start(self) -> Json:
-        """The first state: define every variable and decide what needs no claim.
+    def admission(self) -> str:
+        """The first Claim's run-record status: RUNNING, or a throw that refuses the run.
 
-        A Choice, so the late check and the input check cost no transition of their own.
-        Step Functions applies a Choice's state-level Assign only when no rule matches
-        (the Default), so each rule assigns every variable too. Conditions and Assigns of
-        one state all read the state's input: nothing here reads a variable.
+        Input the API would have refused (`input_error`) and, with a starting_deadline, a
+        scheduled run that starts late throw (`$error`): Step Functions fails the state with
+        `States.QueryEvaluationError` before any request is made, and the Claim's Catch
+        (`refusal_variables`) decides from the input again which it was. Both checks read
+        the input and the execution's start time only, so the Catch reaches the same verdict.
         """
-        variables = self.run_variables()
-        rules: list[Json] = []
-        if self.job.starting_deadline is not None:
-            deadline_ms = self.job.starting_deadline * 1000
-            scheduled = _json_input("scheduled_time")
-            rules.append(
-                {
-                    "Condition": _expr(
-                        f"{scheduled} != '' and $millis() - $toMillis({scheduled}) > {deadline_ms}"
-                    ),
-                    "Comment": "skip a scheduled run that starts later than starting_deadline",
-                    "Assign": {**variables, "skip_reason": "late"},
-                    "Next": "RecordSkip",
-                }
-            )
-        error = self.input_error()
-        rules.append(
-            {
-                "Condition": _expr(f"{error} != ''"),
-                "Comment": "the input is checked as the API checks it: StartExecution is open "
-                "to anyone with the permission",
-                "Assign": {
-                    **variables,
-                    "status": RunStatus.FAILED,
-                    "failure": _expr(f"{{'Error': '{INVALID_INPUT}', 'Cause': {error}}}"),
-                    "attempts": 0,
-                    "detail": _expr("{'exit_code': null, 'stopped_reason': '', 'task_arn': ''}"),
-                },
-                "Next": "RecordInvalid",
-            }
+        checks = "$refused != '' ? $error($refused) :"
+        late = self.late()
+        if late:
+            checks += f" {late} ? $error('the run started later than its starting_deadline') :"
+        return f"( $refused := {self.input_error()}; {checks} '{RunStatus.RUNNING}' )"
+
+    def late(self) -> str:
+        """A JSONata condition: a scheduled run started later than its starting_deadline
+        ('' for a job without one). Only for input `input_error` accepts (a time it can read)."""
+        if self.job.starting_deadline is None:
+            return ""
+        deadline_ms = self.job.starting_deadline * 1000
+        scheduled = _json_input("scheduled_time")
+        return (
+            f"({scheduled} != '' and $toMillis($states.context.Execution.StartTime)"
+            f" - $toMillis({scheduled}) > {deadline_ms})"
         )
+
+    def refusal_variables(self) -> Json:
+        """What the first Claim's Catch of a refusal (`admission`) assigns besides the
+        variables: a late start is skipped (`late`), anything else fails the run, with the
+        input check's message (`Job.InvalidInput`) or, for an expression that threw
+        unexpectedly, Step Functions' own error."""
+        error = self.input_error()
+        late = self.late()
+        verdict = f"{error} = '' and {late}"
         return {
-            "Type": "Choice",
-            "Comment": "every variable is defined here, so every path can read all of them",
-            "Choices": rules,
-            "Assign": variables,
-            "Default": "Claim",
+            "skip_reason": _expr(f"{verdict} ? 'late' : 'invalid'") if late else "invalid",
+            "status": (
+                _expr(f"{verdict} ? '{RunStatus.SKIPPED}' : '{RunStatus.FAILED}'")
+                if late
+                else RunStatus.FAILED
+            ),
+            "failure": _expr(
+                f"( $refused := {error}; $refused != ''"
+                f" ? {{'Error': '{INVALID_INPUT}', 'Cause': $refused}} : $states.errorOutput )"
+            ),
+            "attempts": 0,
+            "detail": _expr("{'exit_code': null, 'stopped_reason': '', 'task_arn': ''}"),
         }
 
     def run_variables(self) -> Json:
-        """Variables every later state uses; computed once, at the first state."""
-        variables = {
+        """Variables every later state uses, assigned by the first Claim whatever its outcome."""
+        return {name: _expr(value) for name, value in self.definitions().items()}
+
+    def definitions(self) -> dict[str, str]:
+        """Each variable's defining JSONata expression; each reads only `$states` (the
+        execution input, which is the first state's input, and the context object)."""
+        return {
             "run_id": "$states.context.Execution.Name",
             "execution": "$states.context.Execution.Id",
             # Strings whatever the starter passed, so the claim can record any input;
@@ -358,7 +419,9 @@ class _Builder:
                 if self.overridable
                 else "''"
             ),
-            "started_at": "$now()",
+            # The same instant in every state and in the run record (AWS's format:
+            # "2019-03-26T20:14:13.192Z"), also what the late check measures from.
+            "started_at": "$states.context.Execution.StartTime",
             "claim_attempts": "0",
             "victim": "'none'",
             "skip_reason": "'conflict'",
@@ -376,7 +439,6 @@ class _Builder:
             "capacity_used": "0",
             "job_used": "0",
         }
-        return {name: _expr(value) for name, value in variables.items()}
 
     def input_error(self) -> str:
         """'' if the execution input is one the API could have sent, else why not.
@@ -386,10 +448,12 @@ class _Builder:
         of TRIGGERS; `reason`, `triggered_by`, `rerun_of`, `scheduled_time` are strings
         within INPUT_LIMITS; `parameters` is an object of at most MAX_PARAMETERS entries
         whose declared ones are strings of at most MAX_VALUE characters ($length counts
-        characters, as Python's len does) in their `enum`; required parameters without a
-        default are given; `concurrency` (`concurrency_check`) is 'allow', on a manual run
-        or re-run, of a job whose policy is not `replace`. Undeclared names are not refused here but dropped (`overrides`):
-        they never reach the container.
+        characters, as Python's len does) in their `enum`; a `scheduled_time` reads as an
+        ISO 8601 time (SCHEDULED_TIME, so the late check can measure from it); required
+        parameters without a default are given; `concurrency` (`concurrency_check`) is
+        'allow', on a manual run or re-run, of a job whose policy is not `replace`.
+        Undeclared names are not refused here but dropped (`overrides`): they never reach
+        the container.
         Patterns are checked by the API and CLI only: JSONata's regular expressions are
         ECMAScript's on AWS and Python's on moto, neither the API's engine, so a check here
         would refuse values the API accepted, or prove nothing offline.
@@ -413,6 +477,9 @@ class _Builder:
             f" ? 'trigger must be one of: {', '.join(TRIGGERS)}' :"
             f" {self.concurrency_check()}"
             f" {fields}"
+            " ($exists($in.scheduled_time) and $in.scheduled_time != ''"
+            f" and $not($contains($in.scheduled_time, /{SCHEDULED_TIME}/)))"
+            " ? 'scheduled_time must be an ISO 8601 time, like 2026-12-01T03:00:00Z' :"
             " $type($p) != 'object' ? 'parameters must be an object' :"
             f" $count($keys($p)) > {MAX_PARAMETERS}"
             f" ? 'at most {MAX_PARAMETERS} parameters' :"
@@ -492,7 +559,15 @@ class _Builder:
             "Next": next_state,
         }
 
-    def claim(self) -> Json:
+    def claim(self, *, first: bool) -> Json:
+        """The claim transaction; `first` is the execution's first state, `ClaimAgain` the
+        claim after a lost race or a stopped holder (reading the variables the first one
+        assigned).
+
+        The first Claim assigns every variable (on success and in each Catch), and its own
+        expressions read the input directly (`_inline`): a state's Assign is evaluated after
+        its Arguments. It also refuses bad input and late starts (`admission`).
+        """
         job = self.job
         meta_condition = "attribute_not_exists(paused) OR paused = :false"
         values: Json = {":false": {"BOOL": False}}
@@ -543,24 +618,47 @@ class _Builder:
                     "ConditionExpression": f"attribute_not_exists({PK})",
                 }
             },
-            {"Put": {"TableName": self.table, "Item": self.run_item(f"'{RunStatus.RUNNING}'")}},
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": self.run_item(self.admission() if first else f"'{RunStatus.RUNNING}'"),
+                }
+            },
         ]
-        return {
+        canceled: Json = {"ErrorEquals": TRANSACTION_CANCELED, "Next": "Diagnose"}
+        failed: Json = {
+            "ErrorEquals": ["States.ALL"],
+            "Assign": self.failure_variables(RunStatus.FAILED),
+            "Next": self.alert_or_fail(),
+        }
+        state: Json = {
             "Type": "Task",
             "Comment": "not paused + not a duplicate delivery + lock free, in one transaction",
             "Resource": "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems",
             "Arguments": {"TransactItems": items},
             "Retry": [self.dynamodb_retry()],
-            "Catch": [
-                {"ErrorEquals": TRANSACTION_CANCELED, "Next": "Diagnose"},
-                {
-                    "ErrorEquals": ["States.ALL"],
-                    "Assign": self.failure_variables(RunStatus.FAILED),
-                    "Next": self.alert_or_fail(),
-                },
-            ],
+            "Catch": [canceled, failed],
             "Next": "RunTask",
         }
+        if not first:
+            return state
+        variables = self.run_variables()
+        refused: Json = {
+            "ErrorEquals": [QUERY_ERROR],
+            "Comment": "input the API refuses, or a late start (`admission`)",
+            "Assign": {**variables, **self.refusal_variables()},
+            "Next": "RecordSkip" if self.late() else "RecordInvalid",
+        }
+        canceled["Assign"] = variables
+        failed["Assign"] = {**variables, **failed["Assign"]}
+        state["Comment"] = (
+            "admit the run (input, starting deadline) and claim it: not paused + not a "
+            "duplicate delivery + lock free, in one transaction; defines every variable"
+        )
+        state["Assign"] = variables
+        state["Catch"] = [refused, canceled, failed]
+        inlined: Json = _inline(state, self.definitions())
+        return inlined
 
     def run_item(self, status: str) -> Json:
         return {
@@ -648,7 +746,7 @@ class _Builder:
             {
                 "Condition": _expr(f"$claim_attempts < {CLAIM_ATTEMPTS}"),
                 "Comment": "a concurrent transaction won a race: claim again",
-                "Next": "Claim",
+                "Next": "ClaimAgain",
             }
         )
         return {
@@ -667,15 +765,22 @@ class _Builder:
                 "Error": "Job.Replaced",
                 "Cause": _expr("'replaced by ' & $run_id"),
             },
-            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Claim"}],
-            "Next": "Claim",
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "ClaimAgain"}],
+            "Next": "ClaimAgain",
         }
 
     def record_skip(self) -> Json:
+        """The SKIPPED run record. With a starting_deadline, the first Claim's refusals come
+        here too: a refusal that is not a late start throws, and goes on to RecordInvalid."""
+        reason = "$skip_reason"
+        catchers: list[Json] = [{"ErrorEquals": ["States.ALL"], "Next": "Skipped"}]
+        if self.late():
+            reason = "$skip_reason = 'invalid' ? $error('refused, not skipped') : $skip_reason"
+            catchers.insert(0, {"ErrorEquals": [QUERY_ERROR], "Next": "RecordInvalid"})
         item = self.run_item(f"'{RunStatus.SKIPPED}'")
         item.update(
             {
-                "skip_reason": _sx("$skip_reason"),
+                "skip_reason": _sx(reason),
                 "ended_at": _sx("$now()"),
                 TTL: _nx(f"$floor($millis() / 1000) + {DEDUPE_TTL_SECONDS}"),
             }
@@ -685,7 +790,7 @@ class _Builder:
             "Resource": "arn:aws:states:::dynamodb:putItem",
             "Arguments": {"TableName": self.table, "Item": item},
             "Retry": [self.dynamodb_retry()],
-            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Skipped"}],
+            "Catch": catchers,
             "End": True,
         }
 

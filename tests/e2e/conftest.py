@@ -76,17 +76,11 @@ class Platform:
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         self.ddb = boto3.client("dynamodb", region_name=REGION)
         self.sqs = boto3.client("sqs", region_name=REGION)
-        self.queue = self.sqs.create_queue(QueueName="alerts")["QueueUrl"]
-        queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        boto3.client("sns", region_name=REGION).subscribe(
-            TopicArn=f"arn:aws:sns:{REGION}:{ACCOUNT}:e2e-alerts",
-            Protocol="sqs",
-            Endpoint=queue_arn,
-            Attributes={"RawMessageDelivery": "true"},
-        )
+        self.sns = boto3.client("sns", region_name=REGION)
+        self.queues = 0
+        self.queue, self.subscription = self.alert_queue()
         self.executions: list[str] = []
+        self.baseline: list[dict[str, Any]] = []
 
     def start(self, job: str, name: str, payload: dict[str, Any] | None = None) -> str:
         arn = self.sfn.start_execution(
@@ -130,6 +124,67 @@ class Platform:
     def events(self, arn: str) -> list[dict[str, Any]]:
         return self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
 
+    def transitions(self, arn: str) -> tuple[int, list[str]]:
+        """Billed state transitions of an execution, and the states it entered, in order.
+
+        Step Functions Standard bills every state entered and every retry attempt: a Task
+        counts its attempts (TaskScheduled events), and once if it failed before its first
+        (in its Arguments).
+        """
+        count = attempts = 0
+        entered = []
+        for event in self.events(arn):
+            kind = event["type"]
+            if kind.endswith("StateEntered"):
+                entered.append(event["stateEnteredEventDetails"]["name"])
+                count += 1
+                attempts = 0
+            elif kind == "TaskScheduled":
+                attempts += 1
+                count += attempts > 1
+        return count, entered
+
+    def alert_queue(self) -> tuple[str, str]:
+        """A new SQS queue subscribed to the alert topic (raw delivery): its URL, the
+        subscription ARN."""
+        self.queues += 1
+        queue = self.sqs.create_queue(QueueName=f"alerts-{self.queues}")["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        subscription = self.sns.subscribe(
+            TopicArn=f"arn:aws:sns:{REGION}:{ACCOUNT}:e2e-alerts",
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={"RawMessageDelivery": "true"},
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        return queue, subscription
+
+    def table_items(self) -> list[dict[str, Any]]:
+        pages = self.ddb.get_paginator("scan").paginate(TableName="e2e-history")
+        return [item for page in pages for item in page["Items"]]
+
+    def reset(self) -> None:
+        """Back to the state right after the deploy (`baseline`): the history table's items,
+        no executions (moto keeps them per state machine; a name may be used again), no
+        queued alerts, a fresh ECS double."""
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        for machine in stepfunctions_parser_backends[ACCOUNT][REGION].state_machines:
+            machine.executions.clear()
+        self.executions.clear()
+        for item in self.table_items():
+            self.ddb.delete_item(TableName="e2e-history", Key={"pk": item["pk"], "sk": item["sk"]})
+        for item in self.baseline:
+            self.ddb.put_item(TableName="e2e-history", Item=item)
+        # A fresh alert queue: SQS allows one purge a minute, and alerts already read are
+        # only invisible for a while.
+        self.sns.unsubscribe(SubscriptionArn=self.subscription)
+        self.sqs.delete_queue(QueueUrl=self.queue)
+        self.queue, self.subscription = self.alert_queue()
+        ecs_double.reset()
+
     def stop_all(self) -> None:
         for task in ecs_double.running():
             ecs_double.finish(task.task_arn, 0)
@@ -149,21 +204,33 @@ def _plain(value: dict[str, Any]) -> Any:
     return inner
 
 
-@pytest.fixture
-def platform(monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
-    offline_aws(monkeypatch, REGION)
-    install()
-    set_time_speed(TIME_SPEED)
-    ecs_double.reset()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        lab = Platform()
-        try:
+@pytest.fixture(scope="module")
+def deployed() -> Iterator[Platform]:
+    """One deployment of the e2e registry per test module (deploying costs seconds of CPU);
+    `platform` gives each test the state right after it."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        offline_aws(monkeypatch, REGION)
+        install()
+        set_time_speed(TIME_SPEED)
+        ecs_double.reset()
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+            lab = Platform()
+            lab.baseline = lab.table_items()
             yield lab
-        finally:
-            lab.stop_all()
-            ecs_double.reset()
-            leftover = interpreter_threads(wait=5.0)
-    set_time_speed(1.0)
+        set_time_speed(1.0)
+
+
+@pytest.fixture
+def platform(deployed: Platform) -> Iterator[Platform]:
+    """The module's deployment as the deploy left it: the history table's items as written by
+    apply, no executions, no alerts, no ECS requests."""
+    deployed.reset()
+    try:
+        yield deployed
+    finally:
+        deployed.stop_all()
+        ecs_double.reset()
+        leftover = interpreter_threads(wait=5.0)
     assert leftover == [], f"execution threads outlived the test: {leftover}"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 
 import pytest
@@ -13,20 +14,16 @@ from .conftest import Platform
 
 # Billed state transitions per run kind (Step Functions Standard bills each state entered and
 # each retry): the protocol's cost, counted from execution histories, never timed.
-SUCCESS = 4  # Start > Claim > RunTask > Finish, with or without a starting deadline
-FAILURE_WITH_ALERT = 6  # Start > Claim > RunTask > FinishFailed > Alert > Failed, + retries
-SKIPPED_BY_CLAIM = 5  # Start > Claim > Diagnose > Blocked? > RecordSkip
-LATE = 2  # Start > RecordSkip
-RECOVERY = 8  # the success path, refused at Finish: RecordSuccess > Release > ... > Notify
+SUCCESS = 3  # Claim > RunTask > Finish, with or without a starting deadline
+FAILURE_WITH_ALERT = 5  # Claim > RunTask > FinishFailed > Alert > Failed, + retries
+SKIPPED_BY_CLAIM = 4  # Claim > Diagnose > Blocked? > RecordSkip
+LATE = 2  # Claim (refused) > RecordSkip
+INVALID_INPUT = 4  # Claim (refused) > RecordInvalid > Alert > Failed; + RecordSkip with a deadline
+RECOVERY = 7  # the success path, refused at Finish: RecordSuccess > Release > ... > Notify
 
 
 def transitions(platform: Platform, arn: str) -> int:
-    """States entered plus retry attempts (AWS bills each retry as a transition)."""
-    events = platform.events(arn)
-    entered = sum(1 for e in events if e["type"].endswith("StateEntered"))
-    tasks = sum(1 for e in events if e["type"] == "TaskStateEntered")
-    scheduled = sum(1 for e in events if e["type"] == "TaskScheduled")
-    return entered + scheduled - tasks
+    return platform.transitions(arn)[0]
 
 
 def test_success(platform: Platform) -> None:
@@ -38,7 +35,7 @@ def test_success(platform: Platform) -> None:
     assert record["task_arn"].startswith("arn:aws:ecs:")
     assert ecs_double.started[0].command() == ["bin/ok"]
     assert platform.alerts() == []
-    assert transitions(platform, ended["executionArn"]) <= SUCCESS
+    assert transitions(platform, ended["executionArn"]) == SUCCESS
 
 
 def test_success_with_a_starting_deadline_costs_the_same(platform: Platform) -> None:
@@ -50,14 +47,14 @@ def test_success_with_a_starting_deadline_costs_the_same(platform: Platform) -> 
     ended = platform.run("deadline", "on-time", payload)
     assert ended["status"] == "SUCCEEDED"
     assert platform.record("deadline", "on-time")["status"] == "SUCCEEDED"
-    assert transitions(platform, ended["executionArn"]) <= SUCCESS
+    assert transitions(platform, ended["executionArn"]) == SUCCESS
 
 
 def test_exit_1_then_success_on_retry(platform: Platform) -> None:
     ecs_double.script("flaky", 1, 0)
     ended = platform.run("flaky", "flaky-1")
     assert ended["status"] == "SUCCEEDED"
-    assert transitions(platform, ended["executionArn"]) <= SUCCESS + 1
+    assert transitions(platform, ended["executionArn"]) == SUCCESS + 1
     record = platform.record("flaky", "flaky-1")
     assert (record["status"], record["attempts"]) == ("SUCCEEDED", 2)
     assert len(ecs_double.started) == 2
@@ -80,20 +77,20 @@ def test_failing_every_time_alerts_once_with_exit_code(platform: Platform) -> No
     assert context["attempts"] == "3" and context["run_id"] == "broken-1"
     assert "exit code 3" in alert["content"]["description"]
     assert platform.meta("broken")["last_status"] == "FAILED"
-    assert transitions(platform, ended["executionArn"]) <= FAILURE_WITH_ALERT + 2
+    assert transitions(platform, ended["executionArn"]) == FAILURE_WITH_ALERT + 2
 
 
 def test_recovery_after_failure_sends_one_recovery_message(platform: Platform) -> None:
     ecs_double.script("broken", 1, 1, 1, 0)
     platform.run("broken", "broken-1")
     recovered = platform.run("broken", "broken-2")
-    assert transitions(platform, recovered["executionArn"]) <= RECOVERY
+    assert transitions(platform, recovered["executionArn"]) == RECOVERY
     kinds = [alert["metadata"]["additionalContext"]["event"] for alert in platform.alerts()]
     assert sorted(kinds) == ["failure", "recovery"]
     ecs_double.script("broken", 0)
     again = platform.run("broken", "broken-3")
     assert platform.alerts() == [], "a success after a success is not news"
-    assert transitions(platform, again["executionArn"]) <= SUCCESS
+    assert transitions(platform, again["executionArn"]) == SUCCESS
 
 
 def test_capacity_failures_use_the_capacity_policy_not_the_job_retries(platform: Platform) -> None:
@@ -170,7 +167,7 @@ def test_same_scheduled_event_twice_runs_once(platform: Platform) -> None:
     record = platform.record("ok", "second")
     assert (record["status"], record["skip_reason"]) == ("SKIPPED", "duplicate")
     assert len(ecs_double.started) == 1
-    assert transitions(platform, second["executionArn"]) <= SKIPPED_BY_CLAIM
+    assert transitions(platform, second["executionArn"]) == SKIPPED_BY_CLAIM
 
 
 def test_forbid_skips_a_second_start_while_one_runs(platform: Platform) -> None:
@@ -179,7 +176,7 @@ def test_forbid_skips_a_second_start_while_one_runs(platform: Platform) -> None:
     skipped = platform.run("single", "single-2")
     record = platform.record("single", "single-2")
     assert (record["status"], record["skip_reason"]) == ("SKIPPED", "concurrent")
-    assert transitions(platform, skipped["executionArn"]) <= SKIPPED_BY_CLAIM
+    assert transitions(platform, skipped["executionArn"]) == SKIPPED_BY_CLAIM
     ecs_double.finish(task.task_arn, 0)
     assert platform.wait(first)["status"] == "SUCCEEDED"
     assert "lock_holder" not in platform.meta("single")
@@ -206,7 +203,7 @@ def test_start_later_than_starting_deadline_is_skipped(platform: Platform) -> No
     record = platform.record("deadline", "late-1")
     assert (record["status"], record["skip_reason"]) == ("SKIPPED", "late")
     assert ecs_double.started == []
-    assert transitions(platform, ended["executionArn"]) <= LATE
+    assert transitions(platform, ended["executionArn"]) == LATE
 
 
 def test_manual_parameters_reach_the_container_environment_and_nothing_else(
@@ -295,6 +292,42 @@ def test_input_the_api_refuses_fails_the_run_before_the_task(
     assert alert["metadata"]["additionalContext"]["error"] == "Job.InvalidInput"
     assert f"Job.InvalidInput: {error}" in alert["content"]["description"]
     assert "lock_holder" not in platform.meta("params")
+    assert transitions(platform, ended["executionArn"]) == INVALID_INPUT
+
+
+@pytest.mark.parametrize(
+    "scheduled_time", ["yesterday", "2026-13-01T08:00:00Z", "2026-12-01 08:00", "2026-12-01"]
+)
+def test_a_scheduled_time_that_is_no_time_fails_the_run_and_is_not_taken_for_late(
+    platform: Platform, scheduled_time: str
+) -> None:
+    """On a job with a starting deadline the refusal passes RecordSkip, which refuses to
+    record it as a skip: the run is FAILED with the input check's message, and alerted."""
+    payload = {"trigger": "schedule", "scheduled_time": scheduled_time}
+    ended = platform.run("deadline", "no-time", payload)
+    assert ended["status"] == "FAILED"
+    record = platform.record("deadline", "no-time")
+    assert (record["status"], record["error"], record.get("skip_reason")) == (
+        "FAILED",
+        "Job.InvalidInput",
+        None,
+    )
+    assert record["cause"].startswith("scheduled_time must be an ISO 8601 time")
+    assert len(platform.alerts()) == 1
+    assert ecs_double.requests == []
+    assert transitions(platform, ended["executionArn"]) == INVALID_INPUT + 1
+
+
+def test_the_run_record_starts_when_the_execution_started(platform: Platform) -> None:
+    """`started_at` is the execution's own start time (AWS's context object format), the
+    same instant in the run record, its index keys and the alerts."""
+    ecs_double.script("ok", 0)
+    ended = platform.run("ok", "timed")
+    record = platform.record("ok", "timed")
+    started = ended["startDate"].astimezone(datetime.UTC)
+    expected = started.strftime("%Y-%m-%dT%H:%M:%S.") + f"{started.microsecond // 1000:03d}Z"
+    assert record["started_at"] == expected
+    assert record["job_time"].startswith(expected)
 
 
 def test_valid_enum_and_longest_value_still_run(platform: Platform) -> None:
@@ -317,7 +350,7 @@ def test_concurrency_override_runs_beside_the_holder_and_leaves_its_lock(
     assert beside["status"] == "SUCCEEDED"
     record = platform.record("single", "beside-1")
     assert (record["status"], record["concurrency_override"]) == ("SUCCEEDED", "allow")
-    assert transitions(platform, beside["executionArn"]) <= SUCCESS
+    assert transitions(platform, beside["executionArn"]) == SUCCESS
     meta = platform.meta("single")
     assert meta["lock_holder"] == holder, "the holder's lock stays held"
     assert meta["last_status"] == "SUCCEEDED" and meta["last_run"] == "beside-1"
@@ -329,7 +362,7 @@ def test_concurrency_override_runs_beside_the_holder_and_leaves_its_lock(
     record = platform.record("single", "single-2")
     assert (record["status"], record["skip_reason"]) == ("SKIPPED", "concurrent")
     assert record["concurrency_override"] == ""
-    assert transitions(platform, skipped["executionArn"]) <= SKIPPED_BY_CLAIM
+    assert transitions(platform, skipped["executionArn"]) == SKIPPED_BY_CLAIM
     ecs_double.finish(task.task_arn, 0)
     assert platform.wait(holder)["status"] == "SUCCEEDED"
     assert platform.record("single", "single-1")["concurrency_override"] == ""

@@ -27,6 +27,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
+from moto.stepfunctions.parser.asl.component.common.string import string_expression
+from moto.stepfunctions.parser.backend import execution_worker
 stub = base.StateTaskService._normalise_parameters
 def branch_error_refused():
     try:
@@ -47,6 +49,10 @@ print(json.dumps({
         {"$v": 'a"b'}) == '$v:="a"b";',
     "run_task_drops_capacity_provider_strategy": "CapacityProviderStrategy"
     not in ecs._SUPPORTED_API_PARAM_BINDINGS["runtask"],
+    "jsonata_errors_not_query_evaluation_errors": "FailureEventException"
+    not in inspect.getsource(string_expression.StringJSONata._eval_body),
+    "context_start_time_is_the_raw_start_date": "StartTime=self._evaluation_details.execution_details.start_time"
+    in inspect.getsource(execution_worker.ExecutionWorker._get_evaluation_environment),
 }))
 """
 
@@ -64,7 +70,7 @@ def test_every_defect_is_still_present_in_pristine_moto() -> None:
     assert found == {name: True for name in found}, (
         f"moto changed: a defect listed in jobctl/local/moto/ is gone; re-check its fix: {found}"
     )
-    assert len(found) == 10
+    assert len(found) == 12
 
 
 def test_install_replaces_each_defective_piece() -> None:
@@ -186,7 +192,10 @@ def test_leaving_the_last_install_restores_every_original_attribute() -> None:
     assert report == {
         "patched": [
             "BaseResponse._dispatch",
+            "ExecutionWorker._get_evaluation_environment",
             "NetworkInterface.private_dns_name",
+            "StateTaskServiceDynamoDB._from_error",
+            "StringJSONata._eval_body",
             "Timeout._eval_body",
             "WaitFunction._wait_interval",
             "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl.time",
@@ -210,3 +219,79 @@ def test_leaving_the_last_install_restores_every_original_attribute() -> None:
         "not_reapplied": [],
         "not_restored_again": [],
     }
+
+
+THROWS = {
+    "QueryLanguage": "JSONata",
+    "StartAt": "Throw",
+    "States": {
+        "Throw": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sns:publish",
+            "Arguments": {
+                "TopicArn": "arn:aws:sns:us-east-1:123456789012:lab",
+                "Message": "{% $error('refused: ' & $states.input.why) %}",
+            },
+            "Catch": [
+                {
+                    "ErrorEquals": ["States.QueryEvaluationError"],
+                    "Assign": {"why": "{% $states.input.why %}"},
+                    "Output": {
+                        "error": "{% $states.errorOutput.Error %}",
+                        "cause": "{% $states.errorOutput.Cause %}",
+                        "why": "{% $why %}",
+                        "started": "{% $states.context.Execution.StartTime %}",
+                    },
+                    "Next": "Again",
+                }
+            ],
+            "End": True,
+        },
+        # The optimized DynamoDB integration keeps the name too (it renames its own errors).
+        "Again": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::dynamodb:putItem",
+            "Arguments": {"TableName": "lab", "Item": {"pk": {"S": "{% $error('again') %}"}}},
+            "Catch": [
+                {
+                    "ErrorEquals": ["States.QueryEvaluationError"],
+                    "Output": "{% $merge([$states.input, {'again': $states.errorOutput}]) %}",
+                    "Next": "Caught",
+                }
+            ],
+            "End": True,
+        },
+        "Caught": {"Type": "Succeed"},
+    },
+}
+
+
+def test_a_throwing_expression_is_a_catchable_query_error_and_start_time_is_aws_formatted() -> None:
+    """Defects 12 and 13 fixed, on moto's interpreter: `$error` in Arguments is caught as
+    `States.QueryEvaluationError` (the Catch's Assign reads the state input), and
+    `Execution.StartTime` reads like AWS's `2019-03-26T20:14:13.192Z`."""
+    import re
+    import time
+
+    import boto3
+    from moto import mock_aws
+
+    with install(), mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        boto3.client("sns", region_name="us-east-1").create_topic(Name="lab")
+        arn = sfn.create_state_machine(
+            name="throws", definition=json.dumps(THROWS), roleArn="arn:aws:iam::123456789012:role/x"
+        )["stateMachineArn"]
+        execution = sfn.start_execution(stateMachineArn=arn, name="e1", input='{"why": "late"}')
+        for _ in range(200):
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            if described["status"] != "RUNNING":
+                break
+            time.sleep(0.05)
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["error"] == "States.QueryEvaluationError"
+    assert "refused: late" in output["cause"]
+    assert output["why"] == "late"
+    assert output["again"] == {"Error": "States.QueryEvaluationError", "Cause": "again"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", output["started"]), output

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from jobctl.compile.asl import SCHEDULED_TIME
 from jobctl.deploy.resources import ResourceKind
 from tests.support.asl_requests import AslError, evaluate
 from tests.support.oracle_registries import deployments
@@ -143,6 +144,7 @@ USED_FUNCTIONS = {
     "contains",
     "count",
     "each",
+    "error",
     "exists",
     "filter",
     "floor",
@@ -308,6 +310,14 @@ CASES: list[tuple[str, dict[str, Any], Any]] = [
         {},
         True,
     ),
+    # the admission check: `$error` is evaluated only on the branch taken; a scheduled_time
+    # must read as an ISO 8601 time before $toMillis measures from it
+    ("$x != '' ? $error($x) : 'RUNNING'", {"x": ""}, "RUNNING"),
+    (f"$contains('2026-12-01T03:00:00Z', /{SCHEDULED_TIME}/)", {}, True),
+    (f"$contains('2026-12-01T03:00:00.5+09:00', /{SCHEDULED_TIME}/)", {}, True),
+    (f"$contains('2026-13-01T03:00:00Z', /{SCHEDULED_TIME}/)", {}, False),
+    (f"$contains('2026-12-01 03:00', /{SCHEDULED_TIME}/)", {}, False),
+    ("$toMillis('2026-12-01T03:00:00.123Z') - $toMillis('2026-12-01T03:00:00Z')", {}, 123),
     # $now(): ISO 8601 UTC with milliseconds
     ("$contains($now(), /^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z$/)", {}, True),
 ]
@@ -318,6 +328,16 @@ def test_jsonata_python_agrees_with_the_reference(
     expression: str, variables: dict[str, Any], expected: Any
 ) -> None:
     assert evaluate(expression, variables) == expected
+
+
+def test_error_throws_its_message_as_a_query_evaluation_error() -> None:
+    """JSONata: `$error(message)` "deliberately throws an error with an optional message";
+    Step Functions fails the state with `States.QueryEvaluationError`, which a Catch takes."""
+    from tests.support.asl_requests import QUERY_ERROR, _Failed
+
+    with pytest.raises(_Failed) as thrown:
+        evaluate("$x = '' ? 'RUNNING' : $error('refused: ' & $x)", {"x": "late"})
+    assert (thrown.value.error, thrown.value.cause) == (QUERY_ERROR, "refused: late")
 
 
 def test_a_wrong_expectation_fails() -> None:

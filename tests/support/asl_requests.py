@@ -17,9 +17,10 @@ Functions shapes it for that error) until every (Task, outcome) pair reachable f
 given inputs has been taken at least once. Retries are not simulated (they repeat the same
 request); Wait states do not wait; Map states are not modelled (an `AslError` names them).
 A variable holding JSON null is bound as null (jsonata-python would read Python's None as
-undefined). Invariant: an expression
-that fails to evaluate is an error here (never skipped), so a request is only recorded once
-its Arguments evaluated completely.
+undefined). `$error(message)` fails the state with `States.QueryEvaluationError` (the
+message its Cause), which a Task's Catch can take, as on AWS. Invariant: any other
+expression that fails to evaluate is an error here (never skipped), so a request is only
+recorded once its Arguments evaluated completely.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ import jsonata
 from jsonata.utils import Utils
 
 MAX_STEPS = 400
+QUERY_ERROR = "States.QueryEvaluationError"
+THROWN = "D3137"  # jsonata's error code for `$error(message)`
 _NULL = Utils.NULL_VALUE
 EXECUTION_NAME = "manual-20261201T101500Z-6f1c2a9e"
 START_TIME = "2026-12-01T10:15:00.123Z"
@@ -83,6 +86,10 @@ def evaluate(expression: str, bindings: dict[str, Any]) -> Any:
     bound = {k: _NULL if v is None else v for k, v in bindings.items()}
     try:
         return _compiled(expression).evaluate(None, bound)
+    except jsonata.JException as exc:
+        if exc.error == THROWN:
+            raise _Failed(QUERY_ERROR, str(exc)) from exc
+        raise AslError(f"JSONata failed: {exc}: {expression[:200]}") from exc
     except Exception as exc:  # jsonata-python raises its own JException and others
         raise AslError(f"JSONata failed: {exc}: {expression[:200]}") from exc
 
@@ -316,9 +323,9 @@ class _Run:
         states: dict[str, Any],
     ) -> tuple[str, Any, bool]:
         bound = self.bindings(variables, states)
-        arguments = _template(state.get("Arguments", "{% $states.input %}"), bound)
         catchers = state.get("Catch", [])
         try:
+            arguments = _template(state.get("Arguments", "{% $states.input %}"), bound)
             if state["Type"] == "Parallel":
                 result = [
                     self.run_machine(branch, arguments, copy.deepcopy(variables), f"{key}/")
@@ -329,10 +336,13 @@ class _Run:
                     TaskRequest(key, state["Resource"], arguments, state.get("TimeoutSeconds"))
                 )
                 results = _results(state["Resource"], arguments, self.other_execution)
-                pick = self.choose(key, len(results), len(catchers))
+                # A query error is never synthesized: it comes only from an expression that
+                # threw, and then Arguments never evaluated (above).
+                raised = [c for c in catchers if c["ErrorEquals"] != [QUERY_ERROR]]
+                pick = self.choose(key, len(results), len(raised))
                 self.trace.decisions.append((key, pick))
                 if pick.startswith("c"):
-                    error = catchers[int(pick[1:])]["ErrorEquals"][0]
+                    error = raised[int(pick[1:])]["ErrorEquals"][0]
                     out = _error_output(state["Resource"], error, arguments)
                     raise _Failed(out["Error"], out["Cause"])
                 result = results[int(pick[1:])]
@@ -439,7 +449,8 @@ def task_states(definition: dict[str, Any], path: str = "") -> dict[str, dict[st
 
 def representative_inputs(parameters: dict[str, Any]) -> list[dict[str, Any]]:
     """What starts an execution: a manual run at every limit the API and the machine allow
-    (reason 500, triggered_by 2,048, each value 1,024 characters), a schedule delivery, a
+    (reason 500, triggered_by 2,048, each value 1,024 characters), a late and an on-time
+    schedule delivery, a
     manual run with every declared parameter, a re-run, a manual run and a re-run with the
     concurrency override (beside the lock's holder; refused input for a replace job),
     an empty input (a hand-started execution) and one the API would refuse."""
@@ -460,6 +471,8 @@ def representative_inputs(parameters: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         at_limits,
         {"trigger": "schedule", "scheduled_time": "2026-12-01T03:00:00Z", "event_id": "e-1"},
+        # on time (the execution's START_TIME): within any starting deadline
+        {"trigger": "schedule", "scheduled_time": "2026-12-01T10:15:00Z", "event_id": "e-2"},
         {
             "trigger": "manual",
             "reason": "backfill",

@@ -160,20 +160,27 @@ def test_state_machine_structure(item: CompiledJob) -> None:
     rules = states["Classify"]["Choices"]
     assert sum("$capacity_used =" in r["Condition"] for r in rules) == job.retry.capacity.retries
     assert sum("$job_used =" in r["Condition"] for r in rules) == job.retry.retries
-    late = [r for r in states["Start"]["Choices"] if r["Next"] == "RecordSkip"]
-    assert bool(late) == (job.starting_deadline is not None)
+    refused = [
+        c for c in states["Claim"]["Catch"] if c["ErrorEquals"] == ["States.QueryEvaluationError"]
+    ]
+    late = "RecordSkip" if job.starting_deadline is not None else "RecordInvalid"
+    assert [c["Next"] for c in refused] == [late]
+    assert states["ClaimAgain"]["Catch"][0]["ErrorEquals"] != ["States.QueryEvaluationError"]
     assert ("StopHolder" in states) == (job.concurrency == "replace")
 
 
 @pytest.mark.parametrize("item", COMPILED, ids=IDS)
 def test_every_variable_is_initialised_at_start(item: CompiledJob) -> None:
-    """Step Functions rejects reads of variables that some path never assigned."""
+    """Step Functions rejects reads of variables that some path never assigned: the first
+    state assigns every one, whichever way it ends, and reads none itself."""
     text = item.definition_text()
-    start = item.definition["States"]["Start"]
+    start = item.definition["States"][item.definition["StartAt"]]
     defined = set(start["Assign"])
-    # A Choice's state-level Assign applies to its Default only: each rule assigns all too.
-    for rule in start["Choices"]:
-        assert set(rule["Assign"]) >= defined
+    for catcher in start["Catch"]:
+        assert set(catcher["Assign"]) >= defined
+    own = {key: value for key, value in start.items() if key != "Assign"}
+    reads = set(re.findall(r"\$(\w+)", json.dumps(own))) & defined
+    assert not reads, f"the first state reads variables it has not assigned yet: {reads}"
     local = set(re.findall(r"\$(\w+)\s*:=", text))
     builtin = {
         "states",
@@ -194,6 +201,7 @@ def test_every_variable_is_initialised_at_start(item: CompiledJob) -> None:
         "number",
         "contains",
         "count",
+        "error",
         "not",
         "join",
         "filter",
@@ -259,7 +267,7 @@ def test_placeholders_are_the_only_environment_specific_strings() -> None:
 def test_only_the_first_state_reads_the_execution_input(item: CompiledJob) -> None:
     """After the first state, $states.input is the previous state's output."""
     for name, state in item.definition["States"].items():
-        if name != "Start":
+        if name != item.definition["StartAt"]:
             assert "$states.input" not in json.dumps(state), name
 
 

@@ -44,11 +44,24 @@ COMPILED = compile_registry(load_registry(ROOT / "jobs.yaml")) + compile_registr
 IDS = [f"{item.job.project}-{item.file_name}" for item in COMPILED]
 PLACEHOLDERS = {"Partition": "aws", "Region": "us-east-1", "AccountId": "123456789012"}
 
-# The variables the key expressions read, once for a scheduled and once for a manual run.
+# The variables the key expressions read, once for a scheduled and once for a manual run,
+# with the `$states` the first Claim reads them from (it runs before they are assigned).
 STARTED = "2026-03-01T04:05:06.789Z"
+
+
+def _binding(run_id: str, execution_input: dict[str, str]) -> dict[str, Any]:
+    scheduled = execution_input.get("scheduled_time", "")
+    execution = {"Name": run_id, "Id": f"arn:aws:states:::execution:m:{run_id}"}
+    states = {
+        "input": execution_input,
+        "context": {"Execution": {**execution, "StartTime": STARTED}},
+    }
+    return {"run_id": run_id, "scheduled_time": scheduled, "started_at": STARTED, "states": states}
+
+
 BINDINGS = [
-    {"run_id": "sched-1", "scheduled_time": "2026-03-01T04:05:00Z", "started_at": STARTED},
-    {"run_id": "manual-20260301T040506Z-ab12", "scheduled_time": "", "started_at": STARTED},
+    _binding("sched-1", {"trigger": "schedule", "scheduled_time": "2026-03-01T04:05:00Z"}),
+    _binding("manual-20260301T040506Z-ab12", {"trigger": "manual"}),
 ]
 # Words of DynamoDB expressions that are not attribute names.
 EXPRESSION_WORDS = {"SET", "REMOVE", "ADD", "DELETE", "AND", "OR", "NOT", "IN", "BETWEEN"}
@@ -166,8 +179,14 @@ def test_run_records_carry_the_schemas_index_keys_and_statuses(item: CompiledJob
     states = item.definition["States"]
     written = [states["Claim"]["Arguments"]["TransactItems"][2]["Put"]["Item"]]
     written.append(states["RecordSkip"]["Arguments"]["Item"])
+    # Input the machine admits: every parameter given, within its enum.
+    given = {n: (p.enum[0] if p.enum else "2026-03-01") for n, p in item.job.parameters.items()}
+    admitted = [
+        {**b, "states": {**b["states"], "input": {**b["states"]["input"], "parameters": given}}}
+        for b in BINDINGS
+    ]
     for record, status in zip(written, (RunStatus.RUNNING, RunStatus.SKIPPED), strict=True):
-        for bindings in BINDINGS:
+        for bindings in admitted:
             run_id, started = bindings["run_id"], bindings["started_at"]
             assert _evaluate(record["job"]["S"], bindings) == job
             assert _evaluate(record["run_id"]["S"], bindings) == run_id
@@ -177,17 +196,19 @@ def test_run_records_carry_the_schemas_index_keys_and_statuses(item: CompiledJob
             )
             assert _evaluate(record["status"]["S"], bindings) == status
         assert "N" in record[TTL], "every run record expires"
-    # The statuses the machine assigns or writes literally are run statuses; the end states'
-    # updates move only RUNNING records.
+    # The statuses the machine assigns or writes literally are run statuses: a Catch assigns a
+    # terminal one (or, on the way to another claim, the first state's RUNNING); the end
+    # states' updates move only RUNNING records.
+    initial = states["Claim"]["Assign"]["status"]
+    assert _evaluate(initial, {}) == RunStatus.RUNNING
     assigned = [
-        value
+        set(re.findall(r"'([A-Z_]+)'", value)) if value.startswith("{%") else {value}
         for state in states.values()
         for catch in state.get("Catch", [])
         for name, value in catch.get("Assign", {}).items()
-        if name == "status"
+        if name == "status" and value != initial
     ]
-    assert assigned and set(assigned) <= set(TERMINAL)
-    assert _evaluate(states["Start"]["Assign"]["status"], {}) == RunStatus.RUNNING
+    assert assigned and set().union(*assigned) <= set(TERMINAL)
     for name in ("RecordSuccess", "RecordFailure"):
         arguments = states[name]["Arguments"]
         assert arguments["ExpressionAttributeValues"][":running"] == {"S": RunStatus.RUNNING}

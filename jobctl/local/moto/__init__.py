@@ -18,6 +18,9 @@ Each defect is described in full beside its fix:
 10. A Parallel branch failing with a `States.*` error kills the interpreter (`branches`).
 11. A string variable holding `"` or `\\` breaks every expression reading variables
     (`jsonata_eval`).
+12. A JSONata expression that throws fails the state with the uncatchable `States.Runtime`,
+    not `States.QueryEvaluationError` (`query_errors`).
+13. `$states.context.Execution.StartTime` is not in AWS's format (`context_time`).
 Not a defect: `start_execution` without a name gives every execution the same ARN; jobctl
 always names executions.
 
@@ -88,7 +91,16 @@ def fixes() -> Fixes:
             f"jobctl's moto fixes were checked on moto {MOTO_VERSION}, found {moto.__version__}: "
             "re-check each defect listed in jobctl/local/moto/"
         )
-    from jobctl.local.moto import branches, dispatch, ecs_task, eni, jsonata_eval, timing
+    from jobctl.local.moto import (
+        branches,
+        context_time,
+        dispatch,
+        ecs_task,
+        eni,
+        jsonata_eval,
+        query_errors,
+        timing,
+    )
 
     return Fixes(
         patches=(
@@ -98,6 +110,8 @@ def fixes() -> Fixes:
             *timing.PATCHES,
             *dispatch.PATCHES,
             *branches.PATCHES,
+            *query_errors.PATCHES,
+            *context_time.PATCHES,
         ),
         overrides=(*ecs_task.OVERRIDES, *timing.OVERRIDES, *dispatch.OVERRIDES),
     )
