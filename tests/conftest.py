@@ -1,11 +1,15 @@
-"""Shared fixtures: paths, a tiny registry builder, fresh Lambda services per test."""
+"""Shared fixtures: paths, a tiny registry builder, fresh Lambda services per test, one
+botocore model loader per test process."""
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 from chalicelib import services
@@ -24,6 +28,22 @@ def write_registry(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_botocore_models() -> Iterator[None]:
+    """Every boto3 session in the test process reads botocore's service models through one
+    loader (per search path).
+
+    Each CLI command and each Lambda service built anew makes its own session, as a real
+    invocation does, and a new session parses the models' JSON again: much of the suite's
+    CPU. The models are read-only data files that botocore already shares between the
+    clients of one session, so sharing the loader changes nothing the code under test does.
+    """
+    create_loader = functools.cache(botocore.loaders.create_loader)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(botocore.session, "create_loader", create_loader)
+        yield
 
 
 @pytest.fixture(autouse=True)

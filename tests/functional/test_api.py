@@ -6,6 +6,7 @@ route answers, what it starts, and every error path.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -21,6 +22,8 @@ import pytest
 from chalice.local import LambdaEventConverter
 from chalice.test import Client
 from moto import mock_aws
+from moto.dynamodb.models import dynamodb_backends
+from moto.stepfunctions.models import stepfunctions_backends
 
 import app as lambda_app
 from chalicelib.aws.clients import ClientFactory
@@ -75,20 +78,71 @@ class Api:
         return json.loads(self.sfn.describe_execution(executionArn=arn)["input"])  # type: ignore[no-any-return]
 
 
+class Deployed:
+    """What `jobctl apply` of JOBS left in moto, to put back before each test.
+
+    Tests change only the history table (runs seeded, pause, resume, META edits, the token
+    key) and Step Functions executions (runs started, stopped): everything else the deploy
+    made (state machines, rules, schedules, roles, topic, task definition) they only read.
+    """
+
+    def __init__(self) -> None:
+        self.tables = {
+            (account, region, name): copy.deepcopy(table.items)
+            for account, region, backend in _backends(dynamodb_backends)
+            for name, table in backend.tables.items()
+        }
+        assert not any(machine.executions for machine in self._machines()), "none started"
+
+    def _machines(self) -> Iterator[Any]:
+        for _, _, backend in _backends(stepfunctions_backends):
+            for machine in backend.state_machines:
+                yield machine
+                yield from machine.versions.values()
+
+    def restore(self) -> None:
+        """The exact state the deploy left: items, order included; no execution."""
+        tables = {
+            (account, region, name): table
+            for account, region, backend in _backends(dynamodb_backends)
+            for name, table in backend.tables.items()
+        }
+        assert tables.keys() == self.tables.keys(), "tests create and delete no table"
+        for key, table in tables.items():
+            table.items = copy.deepcopy(self.tables[key])
+        for machine in self._machines():
+            machine.executions = []
+
+
+def _backends(backends: Any) -> Iterator[tuple[str, str, Any]]:
+    for account, regions in list(backends.items()):
+        for region, backend in list(regions.items()):
+            yield account, region, backend
+
+
+@pytest.fixture(scope="module")
+def deployed() -> Iterator[Deployed]:
+    """JOBS deployed once per module (a deploy takes most of a second); `api` puts its
+    state back before each test."""
+    with pytest.MonkeyPatch.context() as patch:
+        offline_aws(patch, REGION)
+        patch.setenv("JOBCTL_HISTORY_TABLE", "api-history")
+        patch.setenv("JOBCTL_PREFIX", "api")
+        with mock_aws():
+            ecs = boto3.client("ecs", region_name=REGION)
+            register_task_definition(ecs)
+            deploy = DeployService(ClientFactory(region=REGION), parse_registry(JOBS), None)
+            result = deploy.apply(deploy.plan())
+            assert result.ok, result.failed
+            yield Deployed()
+
+
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    offline_aws(monkeypatch, REGION)
-    monkeypatch.setenv("JOBCTL_HISTORY_TABLE", "api-history")
-    monkeypatch.setenv("JOBCTL_PREFIX", "api")
+def api(deployed: Deployed, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    deployed.restore()
     sign_requests_as(monkeypatch, ALICE)
-    with mock_aws():
-        ecs = boto3.client("ecs", region_name=REGION)
-        register_task_definition(ecs)
-        deploy = DeployService(ClientFactory(region=REGION), parse_registry(JOBS), None)
-        result = deploy.apply(deploy.plan())
-        assert result.ok, result.failed
-        with Client(lambda_app.app) as client:
-            yield Api(client)
+    with Client(lambda_app.app) as client:
+        yield Api(client)
 
 
 # ------------------------------------------------------------------ reads

@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .test_api import Api, api  # noqa: F401  (the fixture)
+from .test_api import Api, api, deployed  # noqa: F401  (the fixtures)
 
 TEMPLATES = [
     ("GET", "/jobs"),

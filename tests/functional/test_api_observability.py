@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib import observability
 
-from .test_api import Api, api  # noqa: F401  (the fixture)
+from .test_api import Api, api, deployed  # noqa: F401  (the fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
