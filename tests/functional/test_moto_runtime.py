@@ -29,6 +29,7 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
 from moto.stepfunctions.parser.asl.component.common.string import string_expression
 from moto.stepfunctions.parser.backend import execution_worker
+from moto.events.models import EventsBackend
 stub = base.StateTaskService._normalise_parameters
 def branch_error_refused():
     try:
@@ -53,6 +54,7 @@ print(json.dumps({
     not in inspect.getsource(string_expression.StringJSONata._eval_body),
     "context_start_time_is_the_raw_start_date": "StartTime=self._evaluation_details.execution_details.start_time"
     in inspect.getsource(execution_worker.ExecutionWorker._get_evaluation_environment),
+    "tagging_api_lists_no_rules": "rules" not in inspect.getsource(EventsBackend.iter_tagged_resources),
 }))
 """
 
@@ -70,7 +72,7 @@ def test_every_defect_is_still_present_in_pristine_moto() -> None:
     assert found == {name: True for name in found}, (
         f"moto changed: a defect listed in jobctl/local/moto/ is gone; re-check its fix: {found}"
     )
-    assert len(found) == 12
+    assert len(found) == 13
 
 
 def test_install_replaces_each_defective_piece() -> None:
@@ -192,6 +194,7 @@ def test_leaving_the_last_install_restores_every_original_attribute() -> None:
     assert report == {
         "patched": [
             "BaseResponse._dispatch",
+            "EventsBackend.iter_tagged_resources",
             "ExecutionWorker._get_evaluation_environment",
             "NetworkInterface.private_dns_name",
             "StateTaskServiceDynamoDB._from_error",
@@ -295,3 +298,23 @@ def test_a_throwing_expression_is_a_catchable_query_error_and_start_time_is_aws_
     assert output["why"] == "late"
     assert output["again"] == {"Error": "States.QueryEvaluationError", "Cause": "again"}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", output["started"]), output
+
+
+def test_the_tagging_api_lists_eventbridge_rules_with_their_tags() -> None:
+    """Defect 14 fixed: `tag:GetResources` lists a rule (AWS's `events:rule`) with its tags,
+    so a cheap plan on `jobctl local` reads rule tags in one call, as on AWS."""
+    import boto3
+    from moto import mock_aws
+
+    with install(), mock_aws():
+        events = boto3.client("events", region_name="us-east-1")
+        arn = events.put_rule(
+            Name="lab-report",
+            ScheduleExpression="rate(5 minutes)",
+            Tags=[{"Key": "jobctl:spec-hash", "Value": "abc"}],
+        )["RuleArn"]
+        tagging = boto3.client("resourcegroupstaggingapi", region_name="us-east-1")
+        found = tagging.get_resources(ResourceTypeFilters=["events:rule"])
+    assert [(r["ResourceARN"], r["Tags"]) for r in found["ResourceTagMappingList"]] == [
+        (arn, [{"Key": "jobctl:spec-hash", "Value": "abc"}])
+    ]

@@ -21,6 +21,7 @@ Each defect is described in full beside its fix:
 12. A JSONata expression that throws fails the state with the uncatchable `States.Runtime`,
     not `States.QueryEvaluationError` (`query_errors`).
 13. `$states.context.Execution.StartTime` is not in AWS's format (`context_time`).
+14. The tagging API lists no EventBridge rule: a cheap plan reads every rule (`tagging`).
 Not a defect: `start_execution` without a name gives every execution the same ARN; jobctl
 always names executions.
 
@@ -99,6 +100,7 @@ def fixes() -> Fixes:
         eni,
         jsonata_eval,
         query_errors,
+        tagging,
         timing,
     )
 
@@ -112,6 +114,7 @@ def fixes() -> Fixes:
             *branches.PATCHES,
             *query_errors.PATCHES,
             *context_time.PATCHES,
+            *tagging.PATCHES,
         ),
         overrides=(*ecs_task.OVERRIDES, *timing.OVERRIDES, *dispatch.OVERRIDES),
     )
