@@ -106,11 +106,11 @@ INPUT_LIMITS = {"reason": 500, "triggered_by": 2048, "rerun_of": 80, "scheduled_
 MAX_PARAMETERS = 50
 TRIGGERS = ["schedule", "manual", "rerun", "slack"]
 # What a `scheduled_time` must look like (EventBridge's `time`, Scheduler's scheduled time):
-# an ISO 8601 UTC or offset time that $toMillis reads. A JSONata regex, kept to what
-# ECMAScript (AWS) and Python (moto) read alike.
+# an ISO 8601 UTC time, so the late check can compare it as text (`late`). A JSONata regex,
+# kept to what ECMAScript (AWS) and Python (moto) read alike.
 SCHEDULED_TIME = (
     "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]"
-    "(:[0-5][0-9](\\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+    "(:[0-5][0-9](\\.[0-9]+)?)?Z$"
 )
 # An operator's explicit `concurrency: allow` (the API's `concurrency` field): a manual run or
 # re-run of a `forbid` job that runs beside the lock's holder, taking no lock. Honoured for
@@ -349,14 +349,20 @@ class _Builder:
 
     def late(self) -> str:
         """A JSONata condition: a scheduled run started later than its starting_deadline
-        ('' for a job without one). Only for input `input_error` accepts (a time it can read)."""
+        ('' for a job without one), for input `input_error` accepts.
+
+        The scheduled time is compared as text with the latest on-time one, computed from
+        the execution's start time: two ISO 8601 UTC times (SCHEDULED_TIME) order as their
+        text does, to the second. The starter's text is never parsed, so no input can make
+        the check throw (a `$toMillis` of "2026-02-30T08:00:00Z" would, in the Catch too).
+        """
         if self.job.starting_deadline is None:
             return ""
         deadline_ms = self.job.starting_deadline * 1000
         scheduled = _json_input("scheduled_time")
         return (
-            f"({scheduled} != '' and $toMillis($states.context.Execution.StartTime)"
-            f" - $toMillis({scheduled}) > {deadline_ms})"
+            f"({scheduled} != '' and {scheduled}"
+            f" < $fromMillis($toMillis($states.context.Execution.StartTime) - {deadline_ms}))"
         )
 
     def refusal_variables(self) -> Json:
@@ -448,8 +454,8 @@ class _Builder:
         of TRIGGERS; `reason`, `triggered_by`, `rerun_of`, `scheduled_time` are strings
         within INPUT_LIMITS; `parameters` is an object of at most MAX_PARAMETERS entries
         whose declared ones are strings of at most MAX_VALUE characters ($length counts
-        characters, as Python's len does) in their `enum`; a `scheduled_time` reads as an
-        ISO 8601 time (SCHEDULED_TIME, so the late check can measure from it); required
+        characters, as Python's len does) in their `enum`; a `scheduled_time` is an
+        ISO 8601 UTC time (SCHEDULED_TIME, so the late check can compare it); required
         parameters without a default are given; `concurrency` (`concurrency_check`) is
         'allow', on a manual run or re-run, of a job whose policy is not `replace`.
         Undeclared names are not refused here but dropped (`overrides`): they never reach
@@ -479,7 +485,7 @@ class _Builder:
             f" {fields}"
             " ($exists($in.scheduled_time) and $in.scheduled_time != ''"
             f" and $not($contains($in.scheduled_time, /{SCHEDULED_TIME}/)))"
-            " ? 'scheduled_time must be an ISO 8601 time, like 2026-12-01T03:00:00Z' :"
+            " ? 'scheduled_time must be an ISO 8601 UTC time, like 2026-12-01T03:00:00Z' :"
             " $type($p) != 'object' ? 'parameters must be an object' :"
             f" $count($keys($p)) > {MAX_PARAMETERS}"
             f" ? 'at most {MAX_PARAMETERS} parameters' :"

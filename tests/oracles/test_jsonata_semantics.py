@@ -148,6 +148,7 @@ USED_FUNCTIONS = {
     "exists",
     "filter",
     "floor",
+    "fromMillis",
     "join",
     "keys",
     "length",
@@ -314,7 +315,12 @@ CASES: list[tuple[str, dict[str, Any], Any]] = [
     # must read as an ISO 8601 time before $toMillis measures from it
     ("$x != '' ? $error($x) : 'RUNNING'", {"x": ""}, "RUNNING"),
     (f"$contains('2026-12-01T03:00:00Z', /{SCHEDULED_TIME}/)", {}, True),
-    (f"$contains('2026-12-01T03:00:00.5+09:00', /{SCHEDULED_TIME}/)", {}, True),
+    (f"$contains('2026-12-01T03:00:00.5Z', /{SCHEDULED_TIME}/)", {}, True),
+    (f"$contains('2026-12-01T03:00:00+09:00', /{SCHEDULED_TIME}/)", {}, False),
+    # the late check: UTC times compared as text, against the latest on-time one
+    ("$fromMillis($toMillis('2026-12-01T03:00:00.123Z') - 300000)", {}, "2026-12-01T02:55:00.123Z"),
+    ("'2026-12-01T02:54:59Z' < '2026-12-01T02:55:00.123Z'", {}, True),
+    ("'2026-12-01T03:00:00Z' < '2026-12-01T02:55:00.123Z'", {}, False),
     (f"$contains('2026-13-01T03:00:00Z', /{SCHEDULED_TIME}/)", {}, False),
     (f"$contains('2026-12-01 03:00', /{SCHEDULED_TIME}/)", {}, False),
     ("$toMillis('2026-12-01T03:00:00.123Z') - $toMillis('2026-12-01T03:00:00Z')", {}, 123),

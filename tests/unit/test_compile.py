@@ -189,6 +189,7 @@ def test_every_variable_is_initialised_at_start(item: CompiledJob) -> None:
         "substring",
         "millis",
         "toMillis",
+        "fromMillis",
         "now",
         "floor",
         "parse",
