@@ -281,3 +281,21 @@ def test_the_machines_input_limits_are_the_apis() -> None:
     reason = [m.max_length for m in fields["reason"].metadata if hasattr(m, "max_length")]
     parameters = [m.max_length for m in fields["parameters"].metadata if hasattr(m, "max_length")]
     assert (reason, parameters) == ([INPUT_LIMITS["reason"]], [MAX_PARAMETERS])
+
+
+def test_inlining_the_variables_leaves_string_literals_and_other_names_as_written() -> None:
+    """The first Claim's expressions have the variables replaced by their definitions; a
+    string literal (a `_quote`d value from jobs.yaml) and a longer name stay as written."""
+    from jobctl.compile.asl import _inline
+
+    definitions = {"run_id": "$states.context.Execution.Name", "x": "1"}
+    given = {
+        "a": "{% $run_id & '$run_id' & \"$x\" & $run_idx %}",
+        "b": ["{% $x + 1 %}", "$x"],
+        "c": "$run_id",
+    }
+    assert _inline(given, definitions) == {
+        "a": "{% ($states.context.Execution.Name) & '$run_id' & \"$x\" & $run_idx %}",
+        "b": ["{% (1) + 1 %}", "$x"],
+        "c": "$run_id",
+    }
