@@ -113,8 +113,7 @@ def _rule(doc: SourceDoc, root: PathT, cluster: Any) -> ImportedJob:
                     ("containerOverrides", 0, key),
                     "a container-level size override: set it in the task definition",
                 )
-        for index in range(1, len(overrides)):
-            ledger.unsupported(("containerOverrides", index), "jobctl overrides one container")
+        ledger.unsupported_items(("containerOverrides",), "jobctl overrides one container", start=1)
     else:
         settings["container"] = "app"
         ledger.defaulted(

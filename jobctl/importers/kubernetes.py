@@ -436,18 +436,17 @@ class _Mapper:
         containers = ledger.get(*pod, "containers")
         if not isinstance(containers, list) or not containers:
             raise self.fail((*pod, "containers"), "a CronJob's pod needs a container")
-        for index in range(1, len(containers)):
-            ledger.unsupported(
-                (*pod, "containers", index),
-                "a sidecar: jobctl overrides one container; add it to the task definition as "
-                "a non-essential container (essential: false) by hand",
-            )
-        for index in range(len(ledger.get(*pod, "initContainers") or [])):
-            ledger.unsupported(
-                (*pod, "initContainers", index),
-                "init containers: add it to the task definition and make the job's container "
-                "dependsOn it with condition SUCCESS",
-            )
+        ledger.unsupported_items(
+            (*pod, "containers"),
+            "a sidecar: jobctl overrides one container; add it to the task definition as "
+            "a non-essential container (essential: false) by hand",
+            start=1,
+        )
+        ledger.unsupported_items(
+            (*pod, "initContainers"),
+            "init containers: add it to the task definition and make the job's container "
+            "dependsOn it with condition SUCCESS",
+        )
         restart = ledger.get(*pod, "restartPolicy")
         if restart in ("OnFailure", "Never"):
             ledger.mapped(
@@ -470,12 +469,11 @@ class _Mapper:
                     "an IAM role with what the service account could do (IRSA/Workload "
                     "Identity) and put its ARN in taskRoleArn",
                 )
-        for index in range(len(ledger.get(*pod, "imagePullSecrets") or [])):
-            ledger.unsupported(
-                (*pod, "imagePullSecrets", index),
-                "private registry credentials: set repositoryCredentials.credentialsParameter "
-                "(a Secrets Manager secret) on the container; ECR needs none",
-            )
+        ledger.unsupported_items(
+            (*pod, "imagePullSecrets"),
+            "private registry credentials: set repositoryCredentials.credentialsParameter "
+            "(a Secrets Manager secret) on the container; ECR needs none",
+        )
         for key in ("hostNetwork", "hostPID", "hostIPC", "hostAliases", "hostUsers"):
             if ledger.get(*pod, key) is not None:
                 ledger.unsupported((*pod, key), "Fargate tasks cannot share the host's namespaces")
@@ -580,12 +578,11 @@ class _Mapper:
             ledger.mapped((*path, "args"), "command", "the override of the container's command")
         environment, secrets = self._env((*path, "env"))
         spec["environment"], spec["secrets"] = tuple(environment), tuple(secrets)
-        for index in range(len(ledger.get(*path, "envFrom") or [])):
-            ledger.unsupported(
-                (*path, "envFrom", index),
-                "ECS imports no whole Secret or ConfigMap: list each variable as a secret "
-                "(valueFrom), or use environmentFiles (an S3 .env file)",
-            )
+        ledger.unsupported_items(
+            (*path, "envFrom"),
+            "ECS imports no whole Secret or ConfigMap: list each variable as a secret "
+            "(valueFrom), or use environmentFiles (an S3 .env file)",
+        )
         spec.update(self._resources((*path, "resources")))
         if ledger.get(*path, "workingDir") is not None:
             spec["working_directory"] = str(ledger.get(*path, "workingDir"))

@@ -168,6 +168,11 @@ class Ledger:
     def unsupported(self, path: tuple[str | int, ...], note: str) -> None:
         self._record(path, "unsupported", None, note)
 
+    def unsupported_items(self, path: tuple[str | int, ...], note: str, *, start: int = 0) -> None:
+        """`unsupported` for each item of the list at `path`, from index `start` on."""
+        for index in range(start, len(self.get(*path) or [])):
+            self.unsupported((*path, index), note)
+
     def dropped(self, path: tuple[str | int, ...], note: str) -> None:
         self._record(path, "dropped", None, note)
 
