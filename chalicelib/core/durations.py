@@ -1,4 +1,5 @@
-"""Human durations in jobs.yaml: `90s`, `10m`, `1h30m`, `2d`, or a bare integer of seconds.
+"""Human durations: in jobs.yaml (`90s`, `10m`, `1h30m`, `2d`, or a bare integer of
+seconds), and elapsed times as the CLI and the console show them (`elapsed_text`).
 
 Invariant: a parsed duration is a whole number of seconds >= 0; text and its parse
 round-trip through `format_duration` to the shortest equivalent spelling.
@@ -41,3 +42,19 @@ def format_duration(seconds: int) -> str:
         if count:
             parts.append(f"{count}{unit}")
     return "".join(parts)
+
+
+def elapsed_text(seconds: int, *, separator: str = "", days_from_hours: int | None = None) -> str:
+    """An elapsed time for people, in its two largest units: 45s, 1m15s, 3h05m; from
+    `days_from_hours` hours on (None: never), days and hours, 2d03h. `separator` goes
+    between the two units (the console writes `1m 15s`)."""
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, rest = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{separator}{rest:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if days_from_hours is None or hours < days_from_hours:
+        return f"{hours}h{separator}{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{separator}{hours:02d}h"

@@ -22,6 +22,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.core.durations import elapsed_text
 from chalicelib.core.errors import UsageError
 from chalicelib.core.history import MAX_PAGE, STATUSES
 from jobctl.cli.verbs import EXIT_FAILED, EXIT_OK, Handler, Verbs, registry_of
@@ -447,15 +448,7 @@ def _second(moment: str | None) -> str:
 
 
 def _duration(seconds: int | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, second = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{second:02d}s"
-    hours, minute = divmod(minutes, 60)
-    return f"{hours}h{minute:02d}m"
+    return "-" if seconds is None else elapsed_text(seconds)
 
 
 def _show(args: argparse.Namespace, out: Console) -> int:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from chalicelib.core.durations import elapsed_text
+
 _DAYS = {"1": "Sun", "2": "Mon", "3": "Tue", "4": "Wed", "5": "Thu", "6": "Fri", "7": "Sat"}
 _DAY_NAMES = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
@@ -85,20 +87,10 @@ def seconds_between(start: str | None, end: str | None) -> float | None:
 
 
 def duration_text(seconds: float | None) -> str:
-    """`75.2` -> `1m 15s`; None -> `-`."""
+    """`75.2` -> `1m 15s`, days from 48 hours on; None -> `-`."""
     if seconds is None:
         return "-"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    minutes, rest = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes}m {rest:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours:02d}h"
+    return elapsed_text(round(seconds), separator=" ", days_from_hours=48)
 
 
 def time_text(text: str | None) -> str:
