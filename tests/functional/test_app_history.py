@@ -17,6 +17,7 @@ from jobctl.deploy.desired import shared_resources
 from jobctl.deploy.gateways.table import TableGateway
 from jobctl.deploy.resources import ResourceKind
 from tests.support.aws import offline_aws
+from tests.support.events import execution_status_change
 from tests.support.history import deploy_meta, run_item
 
 REGION = "us-east-1"
@@ -42,21 +43,7 @@ def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
 
 
 def status_event(client: Client, status: str) -> dict[str, Any]:
-    return client.events.generate_cw_event(
-        source="aws.states",
-        detail_type="Step Functions Execution Status Change",
-        detail={
-            "executionArn": "arn:aws:states:us-east-1:123456789012:execution:lab-report:r1",
-            "stateMachineArn": MACHINE,
-            "name": "r1",
-            "status": status,
-            "startDate": 1795000000000,
-            "stopDate": None if status == "RUNNING" else 1795000060000,
-            "input": "{}",
-        },
-        resources=[],
-        region=REGION,
-    )
+    return execution_status_change(client, MACHINE, "r1", status, REGION)
 
 
 def test_status_change_events_are_recorded(client: Client) -> None:

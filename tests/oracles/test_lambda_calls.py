@@ -33,9 +33,10 @@ from tests.support.api_caller import sign_requests_as
 from tests.support.aws import offline_aws
 from tests.support.botocore_shapes import problems
 from tests.support.call_recorder import Call, recording
+from tests.support.events import execution_status_change
 from tests.support.history import put_runs, run_item
 from tests.support.iam_eval import allows
-from tests.support.iam_requests import IamRequest
+from tests.support.iam_requests import TRANSACT_ACTIONS, IamRequest
 from tests.support.registries import BASE
 
 REGION = "us-east-1"
@@ -78,16 +79,10 @@ def to_iam(call: Call) -> list[IamRequest]:
                 for name in p["RequestItems"]
             ]
         if call.operation in ("TransactWriteItems", "TransactGetItems"):
-            ops = {
-                "Put": "PutItem",
-                "Update": "UpdateItem",
-                "Delete": "DeleteItem",
-                "ConditionCheck": "ConditionCheckItem",
-                "Get": "GetItem",
-            }
             return [
                 IamRequest(
-                    f"dynamodb:{ops[kind]}", base.format("dynamodb") + f"table/{spec['TableName']}"
+                    f"dynamodb:{TRANSACT_ACTIONS[kind]}",
+                    base.format("dynamodb") + f"table/{spec['TableName']}",
                 )
                 for entry in p["TransactItems"]
                 for kind, spec in entry.items()
@@ -187,21 +182,8 @@ def _drive_routes(client: Client) -> None:
 
 
 def _status_event(client: Client, status: str) -> dict[str, Any]:
-    return client.events.generate_cw_event(  # type: ignore[no-any-return]
-        source="aws.states",
-        detail_type="Step Functions Execution Status Change",
-        detail={
-            "executionArn": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{BASE_NAME}-report:{RUN}",
-            "stateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{BASE_NAME}-report",
-            "name": RUN,
-            "status": status,
-            "startDate": 1795000000000,
-            "stopDate": None if status == "RUNNING" else 1795000060000,
-            "input": "{}",
-        },
-        resources=[],
-        region=REGION,
-    )
+    machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{BASE_NAME}-report"
+    return execution_status_change(client, machine, RUN, status, REGION)
 
 
 def _drive(client: Client, function: str) -> None:

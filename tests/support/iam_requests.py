@@ -63,6 +63,16 @@ def _integration(resource: str) -> tuple[str, str, str]:
     return service, action, pattern
 
 
+# The IAM action each item of a DynamoDB transaction is authorised as.
+TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+    "Get": "GetItem",
+}
+
+
 def _key(item: dict[str, Any]) -> str:
     (value,) = item["pk"].values()
     return str(value)
@@ -89,17 +99,10 @@ def authorizations(
         if action in single:
             return [item(single[action], args, args.get("Key") or args["Item"])]
         if action in ("transactWriteItems", "transactGetItems"):
-            ops = {
-                "Put": "PutItem",
-                "Update": "UpdateItem",
-                "Delete": "DeleteItem",
-                "ConditionCheck": "ConditionCheckItem",
-                "Get": "GetItem",
-            }
             found = []
             for entry in args["TransactItems"]:
                 ((kind, spec),) = entry.items()
-                found.append(item(ops[kind], spec, spec.get("Key") or spec["Item"]))
+                found.append(item(TRANSACT_ACTIONS[kind], spec, spec.get("Key") or spec["Item"]))
             return found
     if service == "sns" and action == "publish":
         return [IamRequest("sns:Publish", args["TopicArn"])]
