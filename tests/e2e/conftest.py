@@ -24,6 +24,7 @@ from jobctl.local.moto import ecs_double, install, set_time_speed
 from jobctl.local.seed import register_task_definition
 from jobctl.registry.loader import parse_registry
 from tests.support.aws import offline_aws
+from tests.support.moto_state import DeployedState
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -80,7 +81,7 @@ class Platform:
         self.queues = 0
         self.queue, self.subscription = self.alert_queue()
         self.executions: list[str] = []
-        self.baseline: list[dict[str, Any]] = []
+        self.deployed: DeployedState | None = None
 
     def start(self, job: str, name: str, payload: dict[str, Any] | None = None) -> str:
         arn = self.sfn.start_execution(
@@ -161,23 +162,12 @@ class Platform:
         )["SubscriptionArn"]
         return queue, subscription
 
-    def table_items(self) -> list[dict[str, Any]]:
-        pages = self.ddb.get_paginator("scan").paginate(TableName="e2e-history")
-        return [item for page in pages for item in page["Items"]]
-
     def reset(self) -> None:
-        """Back to the state right after the deploy (`baseline`): the history table's items,
-        no executions (moto keeps them per state machine; a name may be used again), no
-        queued alerts, a fresh ECS double."""
-        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
-        for machine in stepfunctions_parser_backends[ACCOUNT][REGION].state_machines:
-            machine.executions.clear()
+        """Back to the state right after the deploy (`deployed`): the history table's items,
+        no executions, no queued alerts, a fresh ECS double."""
+        assert self.deployed is not None
+        self.deployed.restore()
         self.executions.clear()
-        for item in self.table_items():
-            self.ddb.delete_item(TableName="e2e-history", Key={"pk": item["pk"], "sk": item["sk"]})
-        for item in self.baseline:
-            self.ddb.put_item(TableName="e2e-history", Item=item)
         # A fresh alert queue: SQS allows one purge a minute, and alerts already read are
         # only invisible for a while.
         self.sns.unsubscribe(SubscriptionArn=self.subscription)
@@ -215,7 +205,7 @@ def deployed() -> Iterator[Platform]:
         ecs_double.reset()
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
             lab = Platform()
-            lab.baseline = lab.table_items()
+            lab.deployed = DeployedState()
             yield lab
         set_time_speed(1.0)
 

@@ -6,7 +6,6 @@ route answers, what it starts, and every error path.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -22,8 +21,6 @@ import pytest
 from chalice.local import LambdaEventConverter
 from chalice.test import Client
 from moto import mock_aws
-from moto.dynamodb.models import dynamodb_backends
-from moto.stepfunctions.models import stepfunctions_backends
 
 import app as lambda_app
 from chalicelib.aws.clients import ClientFactory
@@ -33,6 +30,7 @@ from jobctl.registry.loader import parse_registry
 from tests.support.api_caller import sign_requests_as
 from tests.support.aws import offline_aws
 from tests.support.history import put_runs, run_item
+from tests.support.moto_state import DeployedState
 from tests.support.registries import BASE
 
 REGION = "us-east-1"
@@ -78,50 +76,8 @@ class Api:
         return json.loads(self.sfn.describe_execution(executionArn=arn)["input"])  # type: ignore[no-any-return]
 
 
-class Deployed:
-    """What `jobctl apply` of JOBS left in moto, to put back before each test.
-
-    Tests change only the history table (runs seeded, pause, resume, META edits, the token
-    key) and Step Functions executions (runs started, stopped): everything else the deploy
-    made (state machines, rules, schedules, roles, topic, task definition) they only read.
-    """
-
-    def __init__(self) -> None:
-        self.tables = {
-            (account, region, name): copy.deepcopy(table.items)
-            for account, region, backend in _backends(dynamodb_backends)
-            for name, table in backend.tables.items()
-        }
-        assert not any(machine.executions for machine in self._machines()), "none started"
-
-    def _machines(self) -> Iterator[Any]:
-        for _, _, backend in _backends(stepfunctions_backends):
-            for machine in backend.state_machines:
-                yield machine
-                yield from machine.versions.values()
-
-    def restore(self) -> None:
-        """The exact state the deploy left: items, order included; no execution."""
-        tables = {
-            (account, region, name): table
-            for account, region, backend in _backends(dynamodb_backends)
-            for name, table in backend.tables.items()
-        }
-        assert tables.keys() == self.tables.keys(), "tests create and delete no table"
-        for key, table in tables.items():
-            table.items = copy.deepcopy(self.tables[key])
-        for machine in self._machines():
-            machine.executions = []
-
-
-def _backends(backends: Any) -> Iterator[tuple[str, str, Any]]:
-    for account, regions in list(backends.items()):
-        for region, backend in list(regions.items()):
-            yield account, region, backend
-
-
 @pytest.fixture(scope="module")
-def deployed() -> Iterator[Deployed]:
+def deployed() -> Iterator[DeployedState]:
     """JOBS deployed once per module (a deploy takes most of a second); `api` puts its
     state back before each test."""
     with pytest.MonkeyPatch.context() as patch:
@@ -134,11 +90,11 @@ def deployed() -> Iterator[Deployed]:
             deploy = DeployService(ClientFactory(region=REGION), parse_registry(JOBS), None)
             result = deploy.apply(deploy.plan())
             assert result.ok, result.failed
-            yield Deployed()
+            yield DeployedState()
 
 
 @pytest.fixture
-def api(deployed: Deployed, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+def api(deployed: DeployedState, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     deployed.restore()
     sign_requests_as(monkeypatch, ALICE)
     with Client(lambda_app.app) as client:
